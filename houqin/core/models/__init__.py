@@ -1,0 +1,29 @@
+from houqin.core.models.base import RestrictedQuerySet, TenantModel, TimeStampedModel
+from houqin.core.models.changelog import ChangeLogEntry
+from houqin.core.models.locations import Building, Campus, Floor, Room, RoomType
+from houqin.core.models.numbering import DocumentSequence
+from houqin.core.models.orgs import Department, Organization, OrgKind, SchoolClass, SchoolYear, Term
+from houqin.core.models.users import LoginAttempt, Membership, Role, User
+
+__all__ = [
+    "Building",
+    "Campus",
+    "ChangeLogEntry",
+    "Department",
+    "DocumentSequence",
+    "Floor",
+    "LoginAttempt",
+    "Membership",
+    "OrgKind",
+    "Organization",
+    "RestrictedQuerySet",
+    "Role",
+    "Room",
+    "RoomType",
+    "SchoolClass",
+    "SchoolYear",
+    "TenantModel",
+    "Term",
+    "TimeStampedModel",
+    "User",
+]

@@ -1,0 +1,125 @@
+"""Declarative UI for a model: name its filter set, table and form, and get list, detail, add, edit, delete,
+export and change-log views with URLs and a menu entry.
+
+    @register
+    class RoomUI(ModelUI):
+        model = Room
+        filterset_class = RoomFilterSet
+        table_class = RoomTable
+        form_class = RoomForm
+        menu = ("places", "房间", "ti ti-door")
+
+Every view gets its rows through ``Model.objects.restrict(user, action)``; nothing else decides tenancy.
+"""
+
+from __future__ import annotations
+
+from django.urls import path, reverse
+
+from houqin.core import navigation
+
+REGISTRY: dict[str, type[ModelUI]] = {}
+
+
+class ModelUI:
+    model = None
+    filterset_class = None
+    table_class = None
+    form_class = None
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple[str, ...] = ()
+    # (menu group key, label, icon); None: no menu entry
+    menu: tuple[str, str, str] | None = None
+    # Fields shown on the detail page; default: the form's fields.
+    detail_fields: tuple[str, ...] | None = None
+    # Related lists on the detail page: (title, related manager accessor, table class)
+    related: tuple[tuple[str, str, type], ...] = ()
+    url_prefix: str | None = None
+    can_add = True
+    can_edit = True
+    can_delete = True
+    can_export = True
+    # Views may be swapped for subclasses of the generic ones.
+    list_view = None
+    detail_view = None
+    edit_view = None
+    delete_view = None
+    export_view = None
+
+    @classmethod
+    def app_label(cls) -> str:
+        return cls.model._meta.app_label
+
+    @classmethod
+    def model_name(cls) -> str:
+        return cls.model._meta.model_name
+
+    @classmethod
+    def prefix(cls) -> str:
+        return cls.url_prefix or f"{cls.model_name()}s"
+
+    @classmethod
+    def url_name(cls, action: str) -> str:
+        return f"{cls.app_label()}:{cls.model_name()}_{action}"
+
+    @classmethod
+    def verbose_name(cls) -> str:
+        return str(cls.model._meta.verbose_name)
+
+    @classmethod
+    def base_queryset(cls, user, action: str = "view"):
+        qs = cls.model.objects.restrict(user, action)
+        if cls.select_related:
+            qs = qs.select_related(*cls.select_related)
+        if cls.prefetch_related:
+            qs = qs.prefetch_related(*cls.prefetch_related)
+        return qs
+
+    @classmethod
+    def urls(cls) -> list:
+        from houqin.core.views import generic
+
+        name, pfx = cls.model_name(), cls.prefix()
+        patterns = [path(f"{pfx}/", (cls.list_view or generic.ObjectListView).as_view(ui=cls), name=f"{name}_list")]
+        if cls.can_export:
+            patterns.append(path(f"{pfx}/export/", (cls.export_view or generic.ObjectExportView).as_view(ui=cls),
+                                 name=f"{name}_export"))
+        if cls.can_add and cls.form_class is not None:
+            patterns.append(path(f"{pfx}/add/", (cls.edit_view or generic.ObjectEditView).as_view(ui=cls),
+                                 name=f"{name}_add"))
+        patterns.append(path(f"{pfx}/<int:pk>/", (cls.detail_view or generic.ObjectDetailView).as_view(ui=cls),
+                             name=f"{name}_detail"))
+        patterns.append(path(f"{pfx}/<int:pk>/changelog/", generic.ObjectChangeLogView.as_view(ui=cls),
+                             name=f"{name}_changelog"))
+        if cls.can_edit and cls.form_class is not None:
+            patterns.append(path(f"{pfx}/<int:pk>/edit/", (cls.edit_view or generic.ObjectEditView).as_view(ui=cls),
+                                 name=f"{name}_edit"))
+        if cls.can_delete:
+            patterns.append(path(f"{pfx}/<int:pk>/delete/",
+                                 (cls.delete_view or generic.ObjectDeleteView).as_view(ui=cls), name=f"{name}_delete"))
+        return patterns
+
+
+def register(ui_class: type[ModelUI]) -> type[ModelUI]:
+    """Register a model's UI: URLs (through ``urls_for(app_label)``), menu entry and get_absolute_url."""
+    model = ui_class.model
+    REGISTRY[model._meta.label_lower] = ui_class
+    if ui_class.menu:
+        group_key, label, icon = ui_class.menu
+        navigation.add_item(group_key, navigation.MenuItem(label, ui_class.url_name("list"),
+                                                           f"{ui_class.app_label()}.view_{ui_class.model_name()}", icon))
+    if "get_absolute_url" not in model.__dict__:
+        model.get_absolute_url = lambda self: reverse(ui_class.url_name("detail"), args=[self.pk])
+    return ui_class
+
+
+def ui_for(model) -> type[ModelUI] | None:
+    return REGISTRY.get(model._meta.label_lower)
+
+
+def urls_for(app_label: str) -> list:
+    patterns = []
+    for ui_class in REGISTRY.values():
+        if ui_class.app_label() == app_label:
+            patterns.extend(ui_class.urls())
+    return patterns
