@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "houqin.core.context_processors.navigation",
             ],
+            "builtins": ["template_partials.templatetags.partials", "houqin.core.templatetags.houqin"],
         },
     }
 ]
@@ -172,6 +173,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
 MEDIA_ROOT = DATA_DIR / "media"
 
 # --- API ------------------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+from django.contrib.auth import views as django_auth
 from django.urls import include, path
 
 from houqin.core.views import auth, pages
@@ -6,6 +7,10 @@ urlpatterns = [
     path("", pages.DashboardView.as_view(), name="dashboard"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("password/", django_auth.PasswordChangeView.as_view(template_name="registration/password_change.html"),
+         name="password_change"),
+    path("password/done/", django_auth.PasswordChangeDoneView.as_view(
+        template_name="registration/password_change_done.html"), name="password_change_done"),
     path("org/switch/", pages.OrgSwitchView.as_view(), name="org_switch"),
     path("healthz/", pages.healthz, name="healthz"),
     path("core/", include("houqin.core.urls")),

@@ -77,12 +77,34 @@ class ChangeLogEntry(models.Model):
         return str(model._meta.verbose_name) if model else self.content_type.model
 
     def changes(self) -> list[tuple[str, object, object]]:
-        """(field label, before, after) for each field that differs."""
+        """(field label, before, after) for each field that differs, as people read them: choice labels,
+        related objects by name, 是/否 for booleans."""
         before, after = self.before or {}, self.after or {}
         model = self.content_type.model_class()
-        labels = {}
+        fields = {}
         if model is not None:
-            labels = {f.attname: str(f.verbose_name) for f in model._meta.concrete_fields}
-            labels.update({f.name: str(f.verbose_name) for f in model._meta.concrete_fields})
+            for f in model._meta.concrete_fields:
+                fields[f.attname] = f
         keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
-        return [(labels.get(k, k), before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+        rows = []
+        for key in keys:
+            old, new = before.get(key), after.get(key)
+            if old == new and self.action == "update":
+                continue
+            field = fields.get(key)
+            label = str(field.verbose_name) if field is not None else key
+            rows.append((label, _display(field, old), _display(field, new)))
+        return rows
+
+
+def _display(field, value):
+    if value is None or field is None:
+        return value
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if field.choices:
+        return dict(field.flatchoices).get(value, value)
+    if field.is_relation and field.related_model is not None:
+        obj = field.related_model._base_manager.filter(pk=value).first()
+        return f"{obj}" if obj is not None else f"#{value}（已删除）"
+    return value

@@ -111,7 +111,7 @@ class ObjectListView(FilteredListMixin, UIView):
             page = paginate(queryset, order=order, per_page=per_page, cursor=request.GET.get("cursor"))
         except BadCursor:
             page = paginate(queryset, order=order, per_page=per_page, cursor=None)
-        rows = [[c.html(obj) for c in table.bound_columns] for obj in page.rows]
+        rows = [[(c.label, c.html(obj)) for c in table.bound_columns] for obj in page.rows]
         query = request.GET.copy()
         query.pop("cursor", None)
         context = {
@@ -183,7 +183,7 @@ class ObjectDetailView(UIView):
             table = table_class(rel_model)
             items = list(qs[:21])
             related.append({"title": title, "table": table, "more": len(items) > 20,
-                            "rows": [[c.html(o) for c in table.bound_columns] for o in items[:20]]})
+                            "rows": [[(c.label, c.html(o)) for c in table.bound_columns] for o in items[:20]]})
         context = {
             **self.base_context(),
             "object": obj,
