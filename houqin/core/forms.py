@@ -37,7 +37,8 @@ class TenantModelForm(forms.ModelForm):
                 field.widget.format = "%Y-%m-%d"
 
     def _post_clean(self):
-        if hasattr(self.instance, "org_id") and self.instance.org_id is None and self.org is not None:
+        has_org = any(f.name == "org" for f in self.instance._meta.concrete_fields)
+        if has_org and self.instance.org_id is None and self.org is not None:
             self.instance.org = self.org
         super()._post_clean()
 
@@ -57,8 +58,16 @@ from houqin.core import models as m  # noqa: E402
 class OrganizationForm(TenantModelForm):
     class Meta:
         model = m.Organization
-        fields = ["name", "short_name", "kind", "code", "address", "phone", "principal_name", "pupil_count",
-                  "staff_count", "is_active"]
+        fields = ["name", "short_name", "kind", "code", "parent", "address", "phone", "principal_name",
+                  "pupil_count", "staff_count", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = self.fields["parent"].queryset.filter(kind=m.OrgKind.BUREAU)
+        if not getattr(self.user, "is_superuser", False):
+            # Where a school sits in the county, and its code, are the installation's business.
+            for name in ("parent", "code", "kind"):
+                self.fields[name].disabled = True
 
 
 class CampusForm(TenantModelForm):

@@ -15,8 +15,8 @@ class OrganizationUI(ModelUI):
     form_class = f.OrganizationForm
     select_related = ("parent",)
     menu = ("system", "学校与单位", "ti ti-school")
-    can_add = False  # schools are created by the installation's superuser (houqin createschool)
-    can_delete = False
+    can_delete = False  # a school is deactivated (启用 off), never deleted: its records must stay
+    # Adding needs core.add_organization, which no role grants: only the installation's superuser adds schools.
     detail_fields = ("name", "short_name", "kind", "code", "parent", "address", "phone", "principal_name",
                      "pupil_count", "staff_count", "is_active")
     related = (("下属学校", "children", t.OrganizationTable),)
