@@ -134,7 +134,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Auth and sessions ------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "houqin.core.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -146,6 +146,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR = env_int("HOUQIN_LOGIN_FAILURES_PER_ACCOUNT", 100)
 LOGIN_FAILURES_PER_IP_PER_HOUR = env_int("HOUQIN_LOGIN_FAILURES_PER_IP", 300)
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR).
+HOUQIN_TRUSTED_PROXY_COUNT = env_int("HOUQIN_TRUSTED_PROXY_COUNT", 0)
 
 # --- Internationalisation ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.shortcuts import redirect
+from django.contrib.auth.signals import user_logged_in
+from django.contrib.messages.storage import default_storage
+from django.dispatch import receiver
+from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
+from django_htmx.http import HttpResponseClientRedirect
 
 from houqin.core import context
 
@@ -41,36 +46,93 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
+SESSION_LOGIN_AT = "houqin_login_at"
+SESSION_SEEN_AT = "houqin_seen_at"
+SEEN_AT_RESOLUTION_S = 60
+IDLE_MESSAGE = "长时间未操作，已自动退出，请重新登录。"
+API_PREFIX = "/api/"
+
+
+def _absolute_timeout_message() -> str:
+    hours = settings.SESSION_ABSOLUTE_TIMEOUT_S / 3600
+    span = f"{hours:g} 小时" if hours >= 1 else f"{max(1, round(settings.SESSION_ABSOLUTE_TIMEOUT_S / 60))} 分钟"
+    return f"登录已超过 {span}，为了安全请重新登录。"
+
+
+def _page_path(url: str | None) -> str:
+    """Path and query of a browser-supplied URL (the host is dropped, so it can only point at this site)."""
+    parts = urlsplit(url or "")
+    path = parts.path if parts.path.startswith("/") and not parts.path.startswith("//") else "/"
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+@receiver(user_logged_in, dispatch_uid="houqin_session_login_at")
+def _stamp_session_at_login(sender, request, user, **kwargs):
+    """Start both session clocks at sign-in (the session key was just cycled by ``login()``)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        now = int(time.time())
+        session[SESSION_LOGIN_AT] = now
+        session[SESSION_SEEN_AT] = now
+
+
 class SessionTimeoutMiddleware:
     """Ends a session after ``SESSION_IDLE_TIMEOUT_S`` without a request, or ``SESSION_ABSOLUTE_TIMEOUT_S``
-    after sign-in, whichever comes first."""
+    after sign-in, whichever comes first.
+
+    Both clocks are set at sign-in (``user_logged_in``). An expired session is flushed; a page request is
+    redirected to the sign-in page with a message, an HTMX request gets ``HX-Redirect`` (so the browser loads
+    the sign-in page instead of swapping it into a fragment), and an API request a 401 JSON error.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and hasattr(request, "session"):
+        session = getattr(request, "session", None)
+        if user is not None and session is not None and user.is_authenticated:
             now = int(time.time())
-            started = request.session.get("houqin_login_at")
-            last = request.session.get("houqin_seen_at", now)
-            if started is None:
-                request.session["houqin_login_at"] = started = now
+            started = session.get(SESSION_LOGIN_AT)
+            last = session.get(SESSION_SEEN_AT)
+            if started is None:  # a session from before these clocks existed: start them now
+                session[SESSION_LOGIN_AT] = started = now
+            if last is None:
+                last = now
             idle = now - last > settings.SESSION_IDLE_TIMEOUT_S
             expired = now - started > settings.SESSION_ABSOLUTE_TIMEOUT_S
             if idle or expired:
-                logout(request)
-                if request.path.startswith("/api/"):
-                    from django.http import JsonResponse
-
-                    return JsonResponse({"error": {"code": "session_expired", "message": "登录已过期，请重新登录。"}},
-                                        status=401)
-                messages.info(request, "长时间未操作，已自动退出，请重新登录。" if idle else "登录已超过 12 小时，请重新登录。")
-                return redirect(f"{settings.LOGIN_URL and '/login/'}?next={request.get_full_path()}")
+                return self._expired(request, IDLE_MESSAGE if idle else _absolute_timeout_message())
             # Write the session at most once a minute so that every page view is not a database write.
-            if now - last >= 60 or "houqin_seen_at" not in request.session:
-                request.session["houqin_seen_at"] = now
+            if now - last >= SEEN_AT_RESOLUTION_S or SESSION_SEEN_AT not in session:
+                session[SESSION_SEEN_AT] = now
         return self.get_response(request)
+
+    def _expired(self, request, message: str):
+        from django.contrib.auth.views import redirect_to_login  # needs the app registry (this module does not)
+
+        logout(request)
+        if request.path.startswith(API_PREFIX):
+            return JsonResponse({"error": {"code": "session_expired", "message": "登录已过期，请重新登录。"}},
+                                status=401)
+        if request.headers.get("HX-Request") == "true":
+            # Come back to the page the user was looking at, not to the fragment URL that HTMX asked for.
+            response = HttpResponseClientRedirect(redirect_to_login(_page_path(request.headers.get("HX-Current-URL")))
+                                                  .url)
+        elif request.method in ("GET", "HEAD"):
+            response = redirect_to_login(request.get_full_path())
+        else:
+            # After a form POST come back to the page the form was on (the POST URL itself may not answer GET).
+            response = redirect_to_login(_page_path(request.headers.get("Referer")))
+        # This middleware may run before MessageMiddleware; then store the message on the response ourselves.
+        storage = getattr(request, "_messages", None)
+        own_storage = storage is None
+        if own_storage:
+            storage = request._messages = default_storage(request)
+        storage.add(messages.INFO, message)
+        if own_storage:
+            storage.update(response)
+        return response
 
 
 def _current_org(request):
