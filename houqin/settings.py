@@ -56,8 +56,26 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_tasks",
+    "django_tasks_db",
     "houqin.core",
 ]
+
+# --- Background jobs (docs/jobs.md) ---------------------------------------------------------------------------
+HOUQIN_TASK_BACKEND = env("HOUQIN_TASK_BACKEND", "database")
+if HOUQIN_TASK_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+elif HOUQIN_TASK_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {"default": {"URL": env("HOUQIN_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                             "DEFAULT_TIMEOUT": env_int("HOUQIN_JOB_TIMEOUT", 3600)}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    raise ImproperlyConfigured("HOUQIN_TASK_BACKEND must be 'database' or 'rq'")
+HOUQIN_WORKER_STALE_AFTER_S = env_int("HOUQIN_WORKER_STALE_AFTER", 30)
+HOUQIN_WORKER_DEAD_AFTER_S = env_int("HOUQIN_WORKER_DEAD_AFTER", 300)
+HOUQIN_JOB_RETENTION_DAYS = env_int("HOUQIN_JOB_RETENTION_DAYS", 90)
+HOUQIN_JOB_LOG_MAX_CHARS = 100_000
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

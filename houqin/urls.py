@@ -1,7 +1,7 @@
 from django.contrib.auth import views as django_auth
 from django.urls import include, path
 
-from houqin.core.views import auth, pages
+from houqin.core.views import auth, jobs, pages
 
 urlpatterns = [
     path("", pages.DashboardView.as_view(), name="dashboard"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("password/done/", django_auth.PasswordChangeDoneView.as_view(
         template_name="registration/password_change_done.html"), name="password_change_done"),
     path("org/switch/", pages.OrgSwitchView.as_view(), name="org_switch"),
+    path("jobs/", jobs.JobListView.as_view(), name="job_list"),
+    path("jobs/worker-status/", jobs.worker_status, name="job_worker_status"),
+    path("jobs/<int:pk>/", jobs.JobDetailView.as_view(), name="job_detail"),
+    path("jobs/<int:pk>/cancel/", jobs.JobCancelView.as_view(), name="job_cancel"),
     path("healthz/", pages.healthz, name="healthz"),
     path("core/", include("houqin.core.urls")),
 ]

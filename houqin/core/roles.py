@@ -45,7 +45,8 @@ ROLES: tuple[RoleDefinition, ...] = (
     RoleDefinition("bureau_inspector", "教育局督查", "bureau", "只读查看所辖全部学校，开展验收与督查", (VIEW_ALL,),
                    exclude=("core.view_user", "core.view_membership")),
     RoleDefinition("school_admin", "系统管理员", "school", "管理本校账号、角色、场所与设置", (
-        VIEW_ALL, "core.change_organization", *_crud("core", *LOCATIONS, *SCHOOL_STRUCTURE, "user", "membership"))),
+        VIEW_ALL, "core.change_organization", "core.change_job",
+        *_crud("core", *LOCATIONS, *SCHOOL_STRUCTURE, "user", "membership"))),
     RoleDefinition("principal", "校长/园长", "school", "审批、看板与学期总结", (VIEW_ALL,)),
     RoleDefinition("logistics_head", "总务主任", "school", "主管后勤全部业务，审批与报表", (
         VIEW_ALL, *_crud("core", *LOCATIONS, "department", "schoolclass"),

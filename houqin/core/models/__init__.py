@@ -1,5 +1,6 @@
 from houqin.core.models.base import RestrictedQuerySet, TenantModel, TimeStampedModel
 from houqin.core.models.changelog import ChangeLogEntry
+from houqin.core.models.jobs import Job, JobStatus, PeriodicJobState, WorkerHeartbeat
 from houqin.core.models.locations import Building, Campus, Floor, Room, RoomType
 from houqin.core.models.numbering import DocumentSequence
 from houqin.core.models.orgs import Department, Organization, OrgKind, SchoolClass, SchoolYear, Term
@@ -12,6 +13,10 @@ __all__ = [
     "Department",
     "DocumentSequence",
     "Floor",
+    "Job",
+    "JobStatus",
+    "PeriodicJobState",
+    "WorkerHeartbeat",
     "LoginAttempt",
     "Membership",
     "OrgKind",
