@@ -9,7 +9,20 @@ from django.db.models import Q
 from houqin.core.search import normalise_query
 
 
-class TenantFilterSet(django_filters.FilterSet):
+YES_NO_ALL = [("", "全部"), ("true", "是"), ("false", "否")]
+
+
+class BaseFilterSet(django_filters.FilterSet):
+    """Yes/no filters offer 全部/是/否 (django-filter's default reads 未知 for "any")."""
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        for flt in self.filters.values():
+            if isinstance(flt, django_filters.BooleanFilter):
+                flt.extra["widget"] = forms.Select(choices=YES_NO_ALL)
+
+
+class TenantFilterSet(BaseFilterSet):
     """Adds the free-text search ``q`` (text, pinyin initials, full pinyin) and a school filter, and narrows the
     choices of every related-object filter to rows the user may see, so a filter never lists another school's
     names."""
@@ -43,7 +56,7 @@ class TenantFilterSet(django_filters.FilterSet):
 from houqin.core import models as m  # noqa: E402
 
 
-class OrganizationFilterSet(django_filters.FilterSet):
+class OrganizationFilterSet(BaseFilterSet):
     q = django_filters.CharFilter(method="filter_q", label="搜索")
     kind = django_filters.ChoiceFilter(choices=m.OrgKind.choices, label="类型")
     parent = django_filters.ModelChoiceFilter(queryset=m.Organization.objects.filter(kind=m.OrgKind.BUREAU),
@@ -109,7 +122,7 @@ class TermFilterSet(TenantFilterSet):
         fields = ["q", "org", "school_year", "kind"]
 
 
-class UserFilterSet(django_filters.FilterSet):
+class UserFilterSet(BaseFilterSet):
     q = django_filters.CharFilter(method="filter_q", label="搜索")
     role = django_filters.ModelChoiceFilter(queryset=m.Role.objects.all(), field_name="memberships__role",
                                             label="角色", distinct=True)

@@ -17,6 +17,8 @@ class TenantModelForm(forms.ModelForm):
         org_id = getattr(self.org, "pk", None)
         for field in self.fields.values():
             if isinstance(field, forms.ModelChoiceField):
+                if not isinstance(field, forms.ModelMultipleChoiceField):
+                    field.empty_label = "请选择"
                 model = field.queryset.model
                 qs = field.queryset
                 if hasattr(model.objects, "restrict"):

@@ -151,7 +151,7 @@ class RoomTable(Table):
                Column("campus.name", "校区", order_by=False), Column("building.name", "楼栋", order_by=False),
                Column("floor.name", "楼层", order_by=False), Column("area_m2"), Column("capacity"),
                Column("responsible", "责任人", order_by=False), Column("department.name", "使用部门", order_by=False))
-    default_order = "name"
+    default_order = "number"
 
 
 class DepartmentTable(Table):

@@ -91,6 +91,8 @@ class ChangeLogEntry(models.Model):
             old, new = before.get(key), after.get(key)
             if old == new and self.action == "update":
                 continue
+            if self.action != "update" and old in (None, "") and new in (None, ""):
+                continue  # a new or deleted row: leave out the fields that were empty
             field = fields.get(key)
             label = str(field.verbose_name) if field is not None else key
             rows.append((label, _display(field, old), _display(field, new)))

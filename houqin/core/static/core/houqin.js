@@ -14,6 +14,28 @@
       box.appendChild(div);
     }
   });
+  // Keep the export link in step with the filters the list shows (exports are always the filtered list).
+  function syncExport() {
+    var a = document.getElementById("export-link");
+    if (!a) return;
+    var q = new URLSearchParams(location.search);
+    q.delete("cursor");
+    a.search = q.toString();
+  }
+  document.addEventListener("htmx:pushedIntoHistory", syncExport);
+  document.addEventListener("htmx:historyRestore", syncExport);
+  // Drop empty filter fields from HTMX GET requests so pushed URLs stay short and readable.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.verb !== "get") return;
+    var params = event.detail.parameters;
+    var keys = params instanceof FormData ? Array.from(params.keys()) : Object.keys(params);
+    keys.forEach(function (key) {
+      var value = params instanceof FormData ? params.get(key) : params[key];
+      if (value === "" || value === "unknown") {
+        if (params instanceof FormData) params.delete(key); else delete params[key];
+      }
+    });
+  });
   document.addEventListener("htmx:sendError", function () {
     var box = document.getElementById("messages");
     if (box) {
