@@ -6,10 +6,11 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {}
     from houqin.core.auth import access_for
+    from houqin.core.middleware import current_org
     from houqin.core.models import Organization
 
     def org_choices():
         ids = access_for(user).member_org_ids
         return list(Organization.objects.filter(pk__in=sorted(ids)).order_by("kind", "name").only("pk", "name"))
 
-    return {"nav_menu": menu_for(user), "current_org": getattr(request, "org", None), "org_choices": org_choices}
+    return {"nav_menu": menu_for(user), "current_org": current_org(request), "org_choices": org_choices}

@@ -49,7 +49,7 @@ def write_xlsx(rows, columns, title: str, fileobj) -> int:
 
 def xlsx_response(queryset, columns, title: str, filename_stem: str) -> FileResponse:
     limit = settings.HOUQIN_EXPORT_MAX_ROWS
-    tmp = tempfile.TemporaryFile()
+    tmp = tempfile.TemporaryFile()  # noqa: SIM115 — FileResponse closes it after streaming
     write_xlsx(queryset[:limit].iterator(chunk_size=2000), columns, title, tmp)
     tmp.seek(0)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")

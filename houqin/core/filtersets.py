@@ -8,7 +8,6 @@ from django.db.models import Q
 
 from houqin.core.search import normalise_query
 
-
 YES_NO_ALL = [("", "全部"), ("true", "是"), ("false", "否")]
 
 

@@ -12,8 +12,12 @@ class TenantModelForm(forms.ModelForm):
     def __init__(self, *args, user=None, org=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        instance_org_id = getattr(self.instance, "org_id", None)
-        self.org = org if instance_org_id is None else self.instance.org
+        if self.instance._meta.model_name == "organization":
+            self.org = self.instance if self.instance.pk else org
+        elif any(f.name == "org" for f in self.instance._meta.concrete_fields) and self.instance.org_id:
+            self.org = self.instance.org
+        else:
+            self.org = org
         org_id = getattr(self.org, "pk", None)
         for field in self.fields.values():
             if isinstance(field, forms.ModelChoiceField):
@@ -43,6 +47,14 @@ class TenantModelForm(forms.ModelForm):
         if has_org and self.instance.org_id is None and self.org is not None:
             self.instance.org = self.org
         super()._post_clean()
+
+    def _get_validation_exclusions(self):
+        # ``org`` is set by the form, not typed in: keep it in the unique checks so that a duplicate name
+        # within the school is a form error ("已存在"), not a database error.
+        exclusions = super()._get_validation_exclusions()
+        if any(f.name == "org" for f in self.instance._meta.concrete_fields) and self.instance.org_id:
+            exclusions.discard("org")
+        return exclusions
 
     def can_save(self) -> bool:
         action = "add" if self.instance._state.adding else "change"

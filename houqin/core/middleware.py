@@ -13,7 +13,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.contrib.messages.storage import default_storage
 from django.dispatch import receiver
 from django.http import JsonResponse
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, empty
 from django_htmx.http import HttpResponseClientRedirect
 
 from houqin.core import context
@@ -154,6 +154,18 @@ def _current_org(request):
     if user.is_superuser:
         return Organization.objects.schools().order_by("pk").first()
     return None
+
+
+def current_org(request):
+    """``request.org`` unwrapped: the Organization, or None (the lazy wrapper itself is never ``None``).
+
+    It stays lazy so that API requests authenticated by token (after the middleware ran) still resolve it."""
+    org = getattr(request, "org", None)
+    if isinstance(org, SimpleLazyObject):
+        if org._wrapped is empty:
+            org._setup()
+        org = org._wrapped
+    return org
 
 
 class CurrentOrgMiddleware:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 
 
@@ -97,19 +98,25 @@ def paginate(queryset, *, order: str, per_page: int, cursor: str | None, count: 
         total = min(total, cap)
     direction = "n"
     qs = queryset
+    backwards = False
     if cursor:
         value, pk, direction = decode_cursor(cursor)
         backwards = direction == "p"
-        qs = qs.filter(_after(field, value, pk, descending != backwards))
-    else:
-        backwards = False
+        try:
+            qs = qs.filter(_after(field, value, pk, descending != backwards))
+        except (ValidationError, TypeError, ValueError) as exc:
+            # A cursor whose value does not fit the column (edited by hand, or from another sort order).
+            raise BadCursor("cursor value does not fit the sort column") from exc
     walk_desc = descending != backwards
     if field == "pk":
         ordering = ["-pk" if walk_desc else "pk"]
     else:
         ordering = [F(field).desc(nulls_last=True) if walk_desc else F(field).asc(nulls_first=True),
                     "-pk" if walk_desc else "pk"]
-    rows = list(qs.order_by(*ordering)[: per_page + 1])
+    try:
+        rows = list(qs.order_by(*ordering)[: per_page + 1])
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise BadCursor("cursor value does not fit the sort column") from exc
     has_more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:

@@ -34,41 +34,131 @@ class RoleDefinition:
 # Everyone who belongs to an organisation can see the organisation and its places and structure.
 BASE = ("core.view_organization", *(f"core.view_{m}" for m in (*LOCATIONS, *SCHOOL_STRUCTURE)))
 # Nobody but a superuser edits the log, roles or sequences: these are left out of every wildcard.
-NEVER = ("core.add_changelogentry", "core.change_changelogentry", "core.delete_changelogentry",
-         "core.*_role", "core.*_documentsequence", "core.*_loginattempt", "*.*_permission", "*.*_contenttype",
-         "*.*_session", "*.*_group", "authtoken.*")
+NEVER = (
+    "core.add_changelogentry",
+    "core.change_changelogentry",
+    "core.delete_changelogentry",
+    "core.*_role",
+    "core.*_documentsequence",
+    "core.*_loginattempt",
+    "*.*_permission",
+    "*.*_contenttype",
+    "*.*_session",
+    "*.*_group",
+    "authtoken.*",
+)
 
 ROLES: tuple[RoleDefinition, ...] = (
-    RoleDefinition("bureau_admin", "教育局管理员", "bureau", "查看所辖全部学校，管理本局账号", (
-        VIEW_ALL, "core.change_organization", "core.add_user", "core.change_user",
-        "core.add_membership", "core.change_membership", "core.delete_membership")),
-    RoleDefinition("bureau_inspector", "教育局督查", "bureau", "只读查看所辖全部学校，开展验收与督查", (VIEW_ALL,),
-                   exclude=("core.view_user", "core.view_membership")),
-    RoleDefinition("school_admin", "系统管理员", "school", "管理本校账号、角色、场所与设置", (
-        VIEW_ALL, "core.change_organization", "core.change_job",
-        *_crud("core", *LOCATIONS, *SCHOOL_STRUCTURE, "user", "membership"))),
+    RoleDefinition(
+        "bureau_admin",
+        "教育局管理员",
+        "bureau",
+        "查看所辖全部学校，管理本局账号",
+        (
+            VIEW_ALL,
+            "core.change_organization",
+            "core.add_user",
+            "core.change_user",
+            "core.add_membership",
+            "core.change_membership",
+            "core.delete_membership",
+        ),
+    ),
+    RoleDefinition(
+        "bureau_inspector",
+        "教育局督查",
+        "bureau",
+        "只读查看所辖全部学校，开展验收与督查",
+        (VIEW_ALL,),
+        exclude=("core.view_user", "core.view_membership"),
+    ),
+    RoleDefinition(
+        "school_admin",
+        "系统管理员",
+        "school",
+        "管理本校账号、角色、场所与设置",
+        (
+            VIEW_ALL,
+            "core.change_organization",
+            "core.change_job",
+            *_crud("core", *LOCATIONS, *SCHOOL_STRUCTURE, "user", "membership"),
+        ),
+    ),
     RoleDefinition("principal", "校长/园长", "school", "审批、看板与学期总结", (VIEW_ALL,)),
-    RoleDefinition("logistics_head", "总务主任", "school", "主管后勤全部业务，审批与报表", (
-        VIEW_ALL, *_crud("core", *LOCATIONS, "department", "schoolclass"),
-        "assets.*", "stock.*", "repairs.*", "canteen.*", "safety.*", "dorms.*", "health.*", "energy.*",
-        "cleaning.*", "staff.*", "feedback.*", "fees.*", "plans.*", "reports.*"),
-        exclude=("core.view_user", "core.view_membership")),
-    RoleDefinition("asset_keeper", "资产管理员", "school", "资产卡片、标签、调拨、盘点、处置与仓库", (
-        *BASE, "core.view_changelogentry", "assets.*", "stock.*")),
-    RoleDefinition("technician", "维修工", "school", "手机接单、用料与完工", (
-        *BASE, "repairs.view_*", "repairs.change_workorder", "assets.view_asset")),
+    RoleDefinition(
+        "logistics_head",
+        "总务主任",
+        "school",
+        "主管后勤全部业务，审批与报表",
+        (
+            VIEW_ALL,
+            *_crud("core", *LOCATIONS, "department", "schoolclass"),
+            "assets.*",
+            "stock.*",
+            "repairs.*",
+            "canteen.*",
+            "safety.*",
+            "dorms.*",
+            "health.*",
+            "energy.*",
+            "cleaning.*",
+            "staff.*",
+            "feedback.*",
+            "fees.*",
+            "plans.*",
+            "reports.*",
+        ),
+        exclude=("core.view_user", "core.view_membership"),
+    ),
+    RoleDefinition(
+        "asset_keeper",
+        "资产管理员",
+        "school",
+        "资产卡片、标签、调拨、盘点、处置与仓库",
+        (*BASE, "core.view_changelogentry", "assets.*", "stock.*"),
+    ),
+    RoleDefinition(
+        "technician",
+        "维修工",
+        "school",
+        "手机接单、用料与完工",
+        (*BASE, "repairs.view_*", "repairs.change_workorder", "assets.view_asset"),
+    ),
     RoleDefinition("canteen_manager", "食堂管理员", "school", "进货查验、留样、消毒、菜谱与晨检", (*BASE, "canteen.*")),
-    RoleDefinition("canteen_staff", "食堂从业人员", "school", "填写晨检、留样、消毒记录", (
-        *BASE, "canteen.view_*", "canteen.add_*")),
-    RoleDefinition("health_officer", "保健医/校医", "school", "晨检、因病缺课追踪、生长发育、消毒", (*BASE, "health.*")),
+    RoleDefinition(
+        "canteen_staff",
+        "食堂从业人员",
+        "school",
+        "填写晨检、留样、消毒记录",
+        (*BASE, "canteen.view_*", "canteen.add_*"),
+    ),
+    RoleDefinition(
+        "health_officer", "保健医/校医", "school", "晨检、因病缺课追踪、生长发育、消毒", (*BASE, "health.*")
+    ),
     RoleDefinition("safety_officer", "安全员", "school", "安全检查、隐患、消防器材、值班与来访", (*BASE, "safety.*")),
-    RoleDefinition("guard", "门卫", "school", "来访登记、值班与巡查记录", (
-        *BASE, "safety.view_visitor", "safety.add_visitor", "safety.change_visitor", "safety.add_patrollog")),
+    RoleDefinition(
+        "guard",
+        "门卫",
+        "school",
+        "来访登记、值班与巡查记录",
+        (*BASE, "safety.view_visitor", "safety.add_visitor", "safety.change_visitor", "safety.add_patrollog"),
+    ),
     RoleDefinition("dorm_staff", "宿管/生活老师", "school", "床位、查寝与宿舍检查", (*BASE, "dorms.*")),
-    RoleDefinition("teacher", "教师/班主任", "school", "扫码报修、领用申请、班级财产", (
-        *BASE, "repairs.add_workorder", "stock.add_requisition")),
-    RoleDefinition("accountant", "财务/会计", "school", "资产价值、折旧、采购金额与食堂账务", (VIEW_ALL,),
-                   exclude=("core.view_user", "core.view_membership")),
+    RoleDefinition(
+        "teacher",
+        "教师/班主任",
+        "school",
+        "扫码报修、领用申请、班级财产",
+        (*BASE, "repairs.add_workorder", "stock.add_requisition"),
+    ),
+    RoleDefinition(
+        "accountant",
+        "财务/会计",
+        "school",
+        "资产价值、折旧、采购金额与食堂账务",
+        (VIEW_ALL,),
+        exclude=("core.view_user", "core.view_membership"),
+    ),
 )
 ROLES_BY_CODE = {r.code: r for r in ROLES}
 
@@ -91,8 +181,12 @@ def sync_roles(using: str = "default", verbosity: int = 0) -> None:
     for order, definition in enumerate(ROLES):
         role, _ = Role.objects.using(using).update_or_create(
             code=definition.code,
-            defaults={"name": definition.name, "scope": definition.scope, "description": definition.description,
-                      "sort_order": order},
+            defaults={
+                "name": definition.name,
+                "scope": definition.scope,
+                "description": definition.description,
+                "sort_order": order,
+            },
         )
         role.permissions.set([by_name[n] for n in sorted(expand(definition, list(by_name)))])
     if verbosity >= 2:

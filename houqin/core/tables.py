@@ -150,7 +150,8 @@ class RoomTable(Table):
     columns = (Column("name", link=True), Column("number"), Column("room_type"),
                Column("campus.name", "校区", order_by=False), Column("building.name", "楼栋", order_by=False),
                Column("floor.name", "楼层", order_by=False), Column("area_m2"), Column("capacity"),
-               Column("responsible", "责任人", order_by=False), Column("department.name", "使用部门", order_by=False))
+               Column("responsible", "责任人", order_by=False), Column("department.name", "使用部门", order_by=False),
+               Column("note"))
     default_order = "number"
 
 

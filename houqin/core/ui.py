@@ -82,21 +82,41 @@ class ModelUI:
         name, pfx = cls.model_name(), cls.prefix()
         patterns = [path(f"{pfx}/", (cls.list_view or generic.ObjectListView).as_view(ui=cls), name=f"{name}_list")]
         if cls.can_export:
-            patterns.append(path(f"{pfx}/export/", (cls.export_view or generic.ObjectExportView).as_view(ui=cls),
-                                 name=f"{name}_export"))
+            patterns.append(
+                path(
+                    f"{pfx}/export/",
+                    (cls.export_view or generic.ObjectExportView).as_view(ui=cls),
+                    name=f"{name}_export",
+                )
+            )
         if cls.can_add and cls.form_class is not None:
-            patterns.append(path(f"{pfx}/add/", (cls.edit_view or generic.ObjectEditView).as_view(ui=cls),
-                                 name=f"{name}_add"))
-        patterns.append(path(f"{pfx}/<int:pk>/", (cls.detail_view or generic.ObjectDetailView).as_view(ui=cls),
-                             name=f"{name}_detail"))
-        patterns.append(path(f"{pfx}/<int:pk>/changelog/", generic.ObjectChangeLogView.as_view(ui=cls),
-                             name=f"{name}_changelog"))
+            patterns.append(
+                path(f"{pfx}/add/", (cls.edit_view or generic.ObjectEditView).as_view(ui=cls), name=f"{name}_add")
+            )
+        patterns.append(
+            path(
+                f"{pfx}/<int:pk>/", (cls.detail_view or generic.ObjectDetailView).as_view(ui=cls), name=f"{name}_detail"
+            )
+        )
+        patterns.append(
+            path(f"{pfx}/<int:pk>/changelog/", generic.ObjectChangeLogView.as_view(ui=cls), name=f"{name}_changelog")
+        )
         if cls.can_edit and cls.form_class is not None:
-            patterns.append(path(f"{pfx}/<int:pk>/edit/", (cls.edit_view or generic.ObjectEditView).as_view(ui=cls),
-                                 name=f"{name}_edit"))
+            patterns.append(
+                path(
+                    f"{pfx}/<int:pk>/edit/",
+                    (cls.edit_view or generic.ObjectEditView).as_view(ui=cls),
+                    name=f"{name}_edit",
+                )
+            )
         if cls.can_delete:
-            patterns.append(path(f"{pfx}/<int:pk>/delete/",
-                                 (cls.delete_view or generic.ObjectDeleteView).as_view(ui=cls), name=f"{name}_delete"))
+            patterns.append(
+                path(
+                    f"{pfx}/<int:pk>/delete/",
+                    (cls.delete_view or generic.ObjectDeleteView).as_view(ui=cls),
+                    name=f"{name}_delete",
+                )
+            )
         return patterns
 
 
@@ -106,8 +126,12 @@ def register(ui_class: type[ModelUI]) -> type[ModelUI]:
     REGISTRY[model._meta.label_lower] = ui_class
     if ui_class.menu:
         group_key, label, icon = ui_class.menu
-        navigation.add_item(group_key, navigation.MenuItem(label, ui_class.url_name("list"),
-                                                           f"{ui_class.app_label()}.view_{ui_class.model_name()}", icon))
+        navigation.add_item(
+            group_key,
+            navigation.MenuItem(
+                label, ui_class.url_name("list"), f"{ui_class.app_label()}.view_{ui_class.model_name()}", icon
+            ),
+        )
     if "get_absolute_url" not in model.__dict__:
         model.get_absolute_url = lambda self: reverse(ui_class.url_name("detail"), args=[self.pk])
     return ui_class

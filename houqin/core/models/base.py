@@ -66,15 +66,15 @@ class SearchableModel(models.Model):
     class Meta:
         abstract = True
 
-    def refresh_search_index(self) -> None:
-        self.search_index = build_search_index(str(getattr(self, f) or "") for f in self.search_fields)
-
     def save(self, *args, **kwargs):
         self.refresh_search_index()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "search_index" not in update_fields:
             kwargs["update_fields"] = [*update_fields, "search_index"]
         super().save(*args, **kwargs)
+
+    def refresh_search_index(self) -> None:
+        self.search_index = build_search_index(str(getattr(self, f) or "") for f in self.search_fields)
 
 
 class TenantModel(ChangeLoggedModel, SearchableModel, TimeStampedModel):

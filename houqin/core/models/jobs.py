@@ -57,11 +57,19 @@ class Job(models.Model):
     org_field = "org"
 
     org = models.ForeignKey(
-        "core.Organization", verbose_name="所属单位", null=True, blank=True, on_delete=models.PROTECT,
+        "core.Organization",
+        verbose_name="所属单位",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="提交人", null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name="提交人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     name = models.CharField("任务类型", max_length=200, db_index=True)

@@ -124,7 +124,9 @@ class Room(TenantModel):
     building = models.ForeignKey(
         Building, verbose_name="楼栋", null=True, blank=True, on_delete=models.PROTECT, related_name="rooms"
     )
-    floor = models.ForeignKey(Floor, verbose_name="楼层", null=True, blank=True, on_delete=models.PROTECT, related_name="rooms")
+    floor = models.ForeignKey(
+        Floor, verbose_name="楼层", null=True, blank=True, on_delete=models.PROTECT, related_name="rooms"
+    )
     number = models.CharField("房间号", max_length=20, blank=True)
     name = models.CharField("名称", max_length=60)
     room_type = models.CharField("类型", max_length=20, choices=RoomType.choices, default=RoomType.CLASSROOM)
@@ -153,7 +155,9 @@ class Room(TenantModel):
         parts = [self.campus.name if self.campus_id else ""]
         if self.building_id:
             parts.append(self.building.name)
-        parts.append(f"{self.number} {self.name}".strip() if self.number and self.number not in self.name else self.name)
+        parts.append(
+            f"{self.number} {self.name}".strip() if self.number and self.number not in self.name else self.name
+        )
         return " ".join(p for p in parts if p)
 
     def save(self, *args, **kwargs):

@@ -9,7 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from houqin.core.models.base import ChangeLoggedModel, RestrictedQuerySet, SearchableModel, TenantModel, TimeStampedModel
+from houqin.core.models.base import (
+    ChangeLoggedModel,
+    RestrictedQuerySet,
+    SearchableModel,
+    TenantModel,
+    TimeStampedModel,
+)
 
 
 class OrgKind(models.TextChoices):

@@ -97,7 +97,9 @@ class Membership(ChangeLoggedModel, TimeStampedModel):
     org_field = "org"
 
     user = models.ForeignKey(User, verbose_name="用户", on_delete=models.CASCADE, related_name="memberships")
-    org = models.ForeignKey("core.Organization", verbose_name="单位", on_delete=models.CASCADE, related_name="memberships")
+    org = models.ForeignKey(
+        "core.Organization", verbose_name="单位", on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.ForeignKey(Role, verbose_name="角色", on_delete=models.PROTECT, related_name="memberships")
 
     objects = MembershipQuerySet.as_manager()
@@ -122,3 +124,6 @@ class LoginAttempt(models.Model):
     class Meta:
         verbose_name = "登录失败记录"
         verbose_name_plural = "登录失败记录"
+
+    def __str__(self):
+        return f"{self.username} @ {self.ip_address} {self.attempted_at:%Y-%m-%d %H:%M}"

@@ -17,6 +17,7 @@ from django.views import View
 
 from houqin.core.auth import access_for, user_can
 from houqin.core.exporting import xlsx_response
+from houqin.core.middleware import current_org
 from houqin.core.models import ChangeLogEntry
 from houqin.core.pagination import BadCursor, paginate
 from houqin.core.tables import plain
@@ -67,7 +68,7 @@ class UIView(LoginRequiredMixin, View):
         }
 
     def can_add(self) -> bool:
-        org = getattr(self.request, "org", None)
+        org = current_org(self.request)
         return (self.ui.can_add and self.ui.form_class is not None and org is not None
                 and user_can(self.request.user, "add", self.ui.model, org_id=org.pk))
 
@@ -153,10 +154,7 @@ def detail_rows(ui, obj) -> list[tuple[str, str]]:
     rows = []
     for name in names:
         field = ui.model._meta.get_field(name)
-        if field.choices:
-            value = getattr(obj, f"get_{name}_display")()
-        else:
-            value = getattr(obj, name)
+        value = getattr(obj, f"get_{name}_display")() if field.choices else getattr(obj, name)
         if field.is_relation and value is not None and hasattr(value, "get_absolute_url"):
             try:
                 html = format_html('<a href="{}">{}</a>', value.get_absolute_url(), value)
@@ -222,7 +220,7 @@ class ObjectEditView(UIView):
             obj = self.get_object("change")
             org = owning_org(obj, request)
         else:
-            org = getattr(request, "org", None)
+            org = current_org(request)
             if org is None or not user_can(request.user, "add", ui.model, org_id=org.pk):
                 raise PermissionDenied("您没有在当前单位新增此类记录的权限。")
             obj = ui.model()
@@ -273,7 +271,7 @@ def owning_org(obj, request):
         return obj
     if any(f.name == "org" for f in obj._meta.concrete_fields):
         return obj.org
-    return getattr(request, "org", None)
+    return current_org(request)
 
 
 class ObjectDeleteView(UIView):

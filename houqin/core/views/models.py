@@ -3,6 +3,7 @@
 from houqin.core import filtersets as fs
 from houqin.core import forms as f
 from houqin.core import models as m
+from houqin.core import navigation
 from houqin.core import tables as t
 from houqin.core.ui import ModelUI, register
 
@@ -63,6 +64,10 @@ class RoomUI(ModelUI):
     form_class = f.RoomForm
     select_related = ("campus", "building", "floor", "responsible", "department")
     menu = ("places", "房间与区域", "ti ti-door")
+
+
+navigation.add_item("places", navigation.MenuItem("导入场所", "core:import_locations", "core.add_room",
+                                                  "ti ti-file-import"))
 
 
 @register

@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from houqin.core.auth import access_for
+from houqin.core.middleware import current_org
 from houqin.core.models import ChangeLogEntry, Organization, Room, SchoolClass, Term
 from houqin.core.views.generic import ObjectDetailView
 
@@ -19,7 +20,7 @@ class DashboardView(LoginRequiredMixin, View):
     """The home page: the current school at a glance and the latest changes. Domain apps add their cards."""
 
     def get(self, request):
-        org = request.org
+        org = current_org(request)
         user = request.user
         cards = []
         term = None

@@ -78,7 +78,7 @@ class Command(BaseCommand):
         if not reset_passwords:
             say("已存在的账号不会改密码；如密码被改过，请加 --reset-passwords 重新运行。")
         say("")
-        say(f"启动服务（python manage.py runserver）后访问：{DEMO_URL}")
+        say(f"启动服务（make demo 或 houqin serve）后访问：{DEMO_URL}")
 
 
 def _count(layout: dict) -> int:

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-
 PROJECT_DIR = Path(__file__).resolve().parents[4]
 SCREENSHOT_DIR = Path(os.environ.get("HOUQIN_SCREENSHOT_DIR", PROJECT_DIR / "artifacts" / "screenshots"))
 CHROMIUM = os.environ.get("HOUQIN_CHROMIUM", "/usr/bin/chromium")

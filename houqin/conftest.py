@@ -1,0 +1,96 @@
+"""Project-wide pytest set-up. Shared fixtures live in ``houqin.core.testing``; this file only prepares the
+environment every test runs in.
+
+Each test session gets its own data directory (``HOUQIN_DATA_DIR``) in a temporary folder, so tests never
+touch a developer's or a school's real data: the SQLite test database, uploaded files (``MEDIA_ROOT``) and
+anything else the settings put under ``DATA_DIR`` go there, and the folder is deleted at the end.
+
+pytest-django imports the settings before any conftest runs, so the settings that depend on the data
+directory are moved here after the fact (``_move_data_dir``). xdist workers are started after this hook has
+run in the controlling process and inherit ``HOUQIN_DATA_DIR``, so they import the settings with the
+session's folder directly; pytest-django then gives each worker its own test database file
+(``test_houqin.sqlite3_gw0``, ``…_gw1``; on PostgreSQL ``test_houqin_gw0``, …).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
+SESSION_ENV = "HOUQIN_TEST_SESSION_DIR"
+_session_dir_key = pytest.StashKey[Path]()
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _rebase(value, old: Path, new: Path):
+    if isinstance(value, str | Path):
+        path = Path(value)
+        if path.is_absolute() and path.is_relative_to(old):
+            moved = new / path.relative_to(old)
+            return moved if isinstance(value, Path) else str(moved)
+    return value
+
+
+def _move_data_dir(new: Path) -> None:
+    """Point every setting that lives under the configured DATA_DIR at ``new`` instead."""
+    from django.conf import settings
+
+    old = Path(getattr(settings, "DATA_DIR", new)).resolve()
+    if old == new:
+        return
+    for name in dir(settings):
+        if name.isupper():
+            value = getattr(settings, name)
+            moved = _rebase(value, old, new)
+            if moved is not value:
+                setattr(settings, name, moved)
+    for database in settings.DATABASES.values():
+        if database.get("ENGINE") == "django.db.backends.sqlite3":
+            database["NAME"] = _rebase(database.get("NAME", ""), old, new)
+            test = database.setdefault("TEST", {})
+            if test.get("NAME"):
+                test["NAME"] = _rebase(test["NAME"], old, new)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _is_xdist_worker(config) and os.environ.get(SESSION_ENV):
+        session_dir = Path(os.environ[SESSION_ENV])
+    else:
+        session_dir = Path(tempfile.mkdtemp(prefix="houqin-test-")).resolve()
+        config.stash[_session_dir_key] = session_dir
+        os.environ[SESSION_ENV] = str(session_dir)
+    # Also seen by any process a test starts (e.g. ``houqin`` commands run as a subprocess).
+    os.environ["HOUQIN_DATA_DIR"] = str(session_dir)
+    _move_data_dir(session_dir)
+
+    if not _is_xdist_worker(config) and not (VENDOR_DIR / "versions.json").is_file():
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                "houqin/static/vendor/ is missing: pages will render without CSS/JS and browser tests will "
+                "fail. Run `make setup` (or `npm ci --ignore-scripts && python3 scripts/vendor.py`)."
+            ),
+            stacklevel=2,
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session_dir = config.stash.get(_session_dir_key, None)
+    if session_dir is not None:
+        shutil.rmtree(session_dir, ignore_errors=True)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    engine = database["ENGINE"].rsplit(".", 1)[-1]
+    vendor = "present" if (VENDOR_DIR / "versions.json").is_file() else "MISSING (run make setup)"
+    return [f"houqin: database {engine}, data dir {os.environ.get('HOUQIN_DATA_DIR')}, vendor assets {vendor}"]
