@@ -18,4 +18,5 @@ urlpatterns = [
     path("jobs/<int:pk>/cancel/", jobs.JobCancelView.as_view(), name="job_cancel"),
     path("healthz/", pages.healthz, name="healthz"),
     path("core/", include("houqin.core.urls")),
+    path("api/", include("houqin.api_urls")),
 ]
