@@ -57,7 +57,9 @@ class Command(BaseCommand):
             try:
                 current = target.read_text(encoding="utf-8")
             except FileNotFoundError:
-                raise CommandError(f"{shown_name} does not exist. Run `houqin apischema` and commit the file.") from None
+                raise CommandError(
+                    f"{shown_name} does not exist. Run `houqin apischema` and commit the file."
+                ) from None
             if current != text:
                 diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(), f"{shown_name} (committed)",
                                                  f"{shown_name} (generated)", lineterm="", n=2))
