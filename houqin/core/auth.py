@@ -108,9 +108,19 @@ def user_can(user, action: str, obj_or_model, org_id: int | None = None) -> bool
     access = access_for(user)
     if isinstance(obj_or_model, type):
         return access.has(perm, org_id)
-    if meta.model_name == "user" and obj_or_model.pk == user.pk and action == "view":
-        return True
+    if meta.model_name == "user":
+        return _can_act_on_user(user, action, obj_or_model, access.orgs_for(perm))
     return bool(owning_org_ids(obj_or_model) & access.orgs_for(perm))
+
+
+def _can_act_on_user(user, action: str, target, allowed: frozenset[int]) -> bool:
+    """Seeing an account needs one shared organisation; changing it needs all of its organisations, so a
+    school admin cannot reset the password of a bureau admin who also holds a role in the school."""
+    if action == "view":
+        return target.pk == user.pk or bool(owning_org_ids(target) & allowed)
+    if target.is_superuser:
+        return False
+    return owning_org_ids(target) <= allowed
 
 
 class RoleBackend(ModelBackend):
@@ -131,6 +141,10 @@ class RoleBackend(ModelBackend):
             return True
         if obj is None:
             return access_for(user_obj).has(perm)
+        app_label, _, codename = perm.partition(".")
+        action, _, model_name = codename.partition("_")
+        if obj._meta.app_label == app_label and obj._meta.model_name == model_name:
+            return user_can(user_obj, action, obj)
         return bool(owning_org_ids(obj) & access_for(user_obj).orgs_for(perm))
 
     def has_module_perms(self, user_obj, app_label):
