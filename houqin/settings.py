@@ -199,6 +199,38 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
 MEDIA_ROOT = DATA_DIR / "media"
 
+# --- Attachments (docs/attachments.md) -------------------------------------------------------------------------
+# Photos and scans are stored outside every served path and streamed only by the permission-checked views.
+HOUQIN_ATTACHMENTS_DIR = Path(env("HOUQIN_ATTACHMENTS_DIR", str(DATA_DIR / "attachments"))).resolve()
+HOUQIN_ATTACHMENT_MAX_BYTES = env_int("HOUQIN_ATTACHMENT_MAX_MB", 15) * 1024 * 1024
+HOUQIN_ATTACHMENT_MAX_PIXELS = env_int("HOUQIN_ATTACHMENT_MAX_PIXELS", 60_000_000)
+HOUQIN_ATTACHMENT_MAX_FILES = env_int("HOUQIN_ATTACHMENT_MAX_FILES", 10)
+HOUQIN_ATTACHMENT_LONG_EDGE = env_int("HOUQIN_ATTACHMENT_LONG_EDGE", 2560)
+HOUQIN_ATTACHMENT_THUMB_EDGE = 320
+HOUQIN_ATTACHMENT_JPEG_QUALITY = 85
+HOUQIN_S3_BUCKET = env("HOUQIN_S3_BUCKET")
+if HOUQIN_S3_BUCKET:
+    import importlib.util
+
+    if importlib.util.find_spec("storages") is None or importlib.util.find_spec("boto3") is None:
+        raise ImproperlyConfigured("HOUQIN_S3_BUCKET needs the s3 extra: pip install 'houqin[s3]'")
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": HOUQIN_S3_BUCKET,
+            "endpoint_url": env("HOUQIN_S3_ENDPOINT_URL") or None,
+            "region_name": env("HOUQIN_S3_REGION") or None,
+            "access_key": env("HOUQIN_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env("HOUQIN_S3_SECRET_ACCESS_KEY") or None,
+            "location": env("HOUQIN_S3_PREFIX", "attachments"),
+            "default_acl": None,  # the bucket's own policy: keep it private
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    STORAGES["attachments"] = {"BACKEND": "houqin.core.attachments.PrivateFileSystemStorage"}
+
 # --- API ------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -19,4 +19,5 @@ urlpatterns = [
     path("healthz/", pages.healthz, name="healthz"),
     path("core/", include("houqin.core.urls")),
     path("api/", include("houqin.api_urls")),
+    path("attachments/", include("houqin.core.views.attachments")),
 ]

@@ -39,6 +39,8 @@ class ModelUI:
     can_edit = True
     can_delete = True
     can_export = True
+    # Photos and scans (照片与附件 tab) on the detail page; ledgers and settings rows turn it off.
+    attachments = True
     # Views may be swapped for subclasses of the generic ones.
     list_view = None
     detail_view = None

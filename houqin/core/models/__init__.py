@@ -1,3 +1,4 @@
+from houqin.core.models.attachments import Attachment, AttachmentKind
 from houqin.core.models.base import RestrictedQuerySet, TenantModel, TimeStampedModel
 from houqin.core.models.changelog import ChangeLogEntry
 from houqin.core.models.jobs import Job, JobStatus, PeriodicJobState, WorkerHeartbeat
@@ -7,6 +8,8 @@ from houqin.core.models.orgs import Department, Organization, OrgKind, SchoolCla
 from houqin.core.models.users import LoginAttempt, Membership, Role, User
 
 __all__ = [
+    "Attachment",
+    "AttachmentKind",
     "Building",
     "Campus",
     "ChangeLogEntry",

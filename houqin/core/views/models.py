@@ -120,6 +120,7 @@ class UserUI(ModelUI):
     form_class = f.UserForm
     prefetch_related = ("memberships__role",)
     menu = ("system", "用户", "ti ti-user")
+    attachments = False
     can_delete = False  # accounts are disabled (启用 off), never deleted: the change log refers to them
     detail_fields = ("username", "full_name", "phone", "email", "is_active", "last_login", "date_joined")
     related = (("角色分配", "memberships", t.MembershipTable),)
@@ -134,6 +135,7 @@ class MembershipUI(ModelUI):
     select_related = ("user", "role", "org")
     menu = ("system", "角色分配", "ti ti-id-badge")
     can_edit = False
+    attachments = False
     detail_fields = ("user", "org", "role", "created_at")
 
 
@@ -146,6 +148,7 @@ class ChangeLogUI(ModelUI):
     select_related = ("content_type",)
     menu = ("system", "变更记录", "ti ti-history")
     can_add = can_edit = can_delete = False
+    attachments = False
     detail_view = None  # set below
 
     @classmethod
