@@ -19,5 +19,6 @@ urlpatterns = [
     path("healthz/", pages.healthz, name="healthz"),
     path("core/", include("houqin.core.urls")),
     path("api/", include("houqin.api_urls")),
+    path("approvals/", include("houqin.core.views.approvals")),
     path("attachments/", include("houqin.core.views.attachments")),
 ]

@@ -46,5 +46,10 @@ def menu_for(user) -> list[MenuGroup]:
 
 
 group("home", "工作台", "ti ti-home", 0)
+group("approvals", "审批", "ti ti-checklist", 5)
 group("places", "场所与组织", "ti ti-building", 90)
 group("system", "系统管理", "ti ti-settings", 100)
+add_item("approvals", MenuItem("待我审批", "approvals:inbox", None, "ti ti-inbox"))
+add_item("approvals", MenuItem("我的申请", "approvals:mine", None, "ti ti-file-text"))
+add_item("approvals", MenuItem("新建通用申请", "approvals:general_add", "core.view_room", "ti ti-file-plus"))
+add_item("system", MenuItem("审批设置", "approvals:policy_list", "core.view_approvalpolicy", "ti ti-adjustments"))

@@ -46,6 +46,13 @@ NEVER = (
     "*.*_session",
     "*.*_group",
     "authtoken.*",
+    # The approval trail is append-only and a request changes only through the engine's actions.
+    "core.add_approvalaction",
+    "core.change_approvalaction",
+    "core.delete_approvalaction",
+    "core.add_approvalrequest",
+    "core.change_approvalrequest",
+    "core.delete_approvalrequest",
 )
 
 ROLES: tuple[RoleDefinition, ...] = (
@@ -81,7 +88,7 @@ ROLES: tuple[RoleDefinition, ...] = (
             VIEW_ALL,
             "core.change_organization",
             "core.change_job",
-            *_crud("core", *LOCATIONS, *SCHOOL_STRUCTURE, "user", "membership"),
+            *_crud("core", *LOCATIONS, *SCHOOL_STRUCTURE, "user", "membership", "approvalpolicy", "approvalrule"),
         ),
     ),
     RoleDefinition("principal", "校长/园长", "school", "审批、看板与学期总结", (VIEW_ALL,)),

@@ -1,3 +1,15 @@
+from houqin.core.models.approvals import (
+    ApprovalAction,
+    ApprovalActionKind,
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalRule,
+    ApprovalStatus,
+    GeneralOutcome,
+    GeneralRequest,
+    GeneralRequestCategory,
+    StepKind,
+)
 from houqin.core.models.attachments import Attachment, AttachmentKind
 from houqin.core.models.base import RestrictedQuerySet, TenantModel, TimeStampedModel
 from houqin.core.models.changelog import ChangeLogEntry
@@ -8,6 +20,16 @@ from houqin.core.models.orgs import Department, Organization, OrgKind, SchoolCla
 from houqin.core.models.users import LoginAttempt, Membership, Role, User
 
 __all__ = [
+    "ApprovalAction",
+    "ApprovalActionKind",
+    "ApprovalPolicy",
+    "ApprovalRequest",
+    "ApprovalRule",
+    "ApprovalStatus",
+    "GeneralOutcome",
+    "GeneralRequest",
+    "GeneralRequestCategory",
+    "StepKind",
     "Attachment",
     "AttachmentKind",
     "Building",
