@@ -113,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "houqin.core.context_processors.navigation",
+                "houqin.core.views.notifications.notification_context",
             ],
             "builtins": ["template_partials.templatetags.partials", "houqin.core.templatetags.houqin"],
         },
@@ -230,6 +231,24 @@ if HOUQIN_S3_BUCKET:
     }
 else:
     STORAGES["attachments"] = {"BACKEND": "houqin.core.attachments.PrivateFileSystemStorage"}
+
+# --- Notifications (docs/notifications.md) --------------------------------------------------------------------
+HOUQIN_BASE_URL = env("HOUQIN_BASE_URL", "")
+HOUQIN_NOTIFY_WEBHOOK_HOSTS = env_list("HOUQIN_NOTIFY_WEBHOOK_HOSTS", [])
+HOUQIN_NOTIFY_WEBHOOK_TIMEOUT = env_int("HOUQIN_NOTIFY_WEBHOOK_TIMEOUT", 5)
+HOUQIN_NOTIFY_RETRY_DELAYS = tuple(int(s) for s in env_list("HOUQIN_NOTIFY_RETRY_DELAYS", ["60", "300", "1800"]))
+HOUQIN_REMINDER_TIME = env("HOUQIN_REMINDER_TIME", "08:00")
+HOUQIN_NOTIFICATION_RETENTION_DAYS = env_int("HOUQIN_NOTIFICATION_RETENTION_DAYS", 365)
+EMAIL_HOST = env("HOUQIN_EMAIL_HOST", "")  # empty: e-mail cannot be switched on
+EMAIL_PORT = env_int("HOUQIN_EMAIL_PORT", 465)
+EMAIL_HOST_USER = env("HOUQIN_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env("HOUQIN_EMAIL_PASSWORD", "")
+EMAIL_USE_SSL = env_bool("HOUQIN_EMAIL_USE_SSL", True)
+EMAIL_USE_TLS = env_bool("HOUQIN_EMAIL_USE_TLS", False)
+if EMAIL_USE_SSL and EMAIL_USE_TLS:
+    raise ImproperlyConfigured("HOUQIN_EMAIL_USE_SSL and HOUQIN_EMAIL_USE_TLS cannot both be on")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("HOUQIN_EMAIL_FROM", "智慧后勤 <noreply@localhost>")
 
 # --- API ------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as django_auth
 from django.urls import include, path
 
-from houqin.core.views import auth, jobs, pages
+from houqin.core.views import auth, jobs, notifications, pages
 
 urlpatterns = [
     path("", pages.DashboardView.as_view(), name="dashboard"),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("healthz/", pages.healthz, name="healthz"),
     path("core/", include("houqin.core.urls")),
     path("api/", include("houqin.api_urls")),
+    path("notifications/", include(notifications.urls())),
     path("approvals/", include("houqin.core.views.approvals")),
     path("attachments/", include("houqin.core.views.attachments")),
 ]

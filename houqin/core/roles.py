@@ -89,6 +89,7 @@ ROLES: tuple[RoleDefinition, ...] = (
             "core.change_organization",
             "core.change_job",
             *_crud("core", *LOCATIONS, *SCHOOL_STRUCTURE, "user", "membership", "approvalpolicy", "approvalrule"),
+            *_crud("core", "channelconfig"),
         ),
     ),
     RoleDefinition("principal", "校长/园长", "school", "审批、看板与学期总结", (VIEW_ALL,)),

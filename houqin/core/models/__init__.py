@@ -15,11 +15,31 @@ from houqin.core.models.base import RestrictedQuerySet, TenantModel, TimeStamped
 from houqin.core.models.changelog import ChangeLogEntry
 from houqin.core.models.jobs import Job, JobStatus, PeriodicJobState, WorkerHeartbeat
 from houqin.core.models.locations import Building, Campus, Floor, Room, RoomType
+from houqin.core.models.notifications import (
+    ChannelConfig,
+    Delivery,
+    DeliveryChannel,
+    DeliveryPurpose,
+    DeliveryStatus,
+    Notification,
+    NotificationKind,
+    Reminder,
+    ReminderState,
+)
 from houqin.core.models.numbering import DocumentSequence
 from houqin.core.models.orgs import Department, Organization, OrgKind, SchoolClass, SchoolYear, Term
 from houqin.core.models.users import LoginAttempt, Membership, Role, User
 
 __all__ = [
+    "ChannelConfig",
+    "Delivery",
+    "DeliveryChannel",
+    "DeliveryPurpose",
+    "DeliveryStatus",
+    "Notification",
+    "NotificationKind",
+    "Reminder",
+    "ReminderState",
     "ApprovalAction",
     "ApprovalActionKind",
     "ApprovalPolicy",
