@@ -15,6 +15,7 @@ FRIENDLY_COMMANDS = [
     ("serve", "启动网站，默认 http://127.0.0.1:8000", "run the web application (default http://127.0.0.1:8000)"),
     ("worker", "运行后台任务（导入、报表、提醒）", "run background tasks (imports, reports, reminders)"),
     ("backup", "备份数据库和附件", "back up the database and attachments"),
+    ("restore", "从备份恢复数据（先停止服务）", "restore from a backup (stop the server first)"),
     ("bench", "性能测试", "performance benchmark"),
     ("createsuperuser", "创建超级管理员账号", "create a superuser account"),
     ("changepassword", "修改账号密码", "change an account's password"),

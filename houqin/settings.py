@@ -250,6 +250,12 @@ if EMAIL_USE_SSL and EMAIL_USE_TLS:
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env("HOUQIN_EMAIL_FROM", "智慧后勤 <noreply@localhost>")
 
+# --- Backups (docs/backup.md) -----------------------------------------------------------------------------------
+HOUQIN_BACKUP_DIR = Path(env("HOUQIN_BACKUP_DIR", str(DATA_DIR / "backups"))).resolve()
+HOUQIN_BACKUP_KEEP = env_int("HOUQIN_BACKUP_KEEP", 14)
+HOUQIN_BACKUP_TIME = env("HOUQIN_BACKUP_TIME", "02:30")  # local time of the daily backup
+HOUQIN_PG_BIN = env("HOUQIN_PG_BIN", "")  # folder of pg_dump/pg_restore if not on PATH
+
 # --- API ------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

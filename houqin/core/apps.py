@@ -7,6 +7,6 @@ class CoreConfig(AppConfig):
     verbose_name = "基础平台"
 
     def ready(self):
-        from houqin.core import changelog, checks, jobs, middleware, roles  # noqa: F401  (signal and check registration)
+        from houqin.core import backup, changelog, checks, jobs, middleware, roles  # noqa: F401  (signal and check registration)
 
         roles.connect_post_migrate(self)
