@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import Q
 
 from houqin.core.search import normalise_query
+from houqin.core.ui import visible
 
 YES_NO_ALL = [("", "全部"), ("true", "是"), ("false", "否")]
 
@@ -39,7 +40,7 @@ class TenantFilterSet(BaseFilterSet):
 
                 model = Organization
             if model is not None and hasattr(model.objects, "restrict"):
-                flt.queryset = model.objects.restrict(user, "view")
+                flt.queryset = visible(model, user)
         # The school filter only matters to someone who can see more than one school.
         if "org" in self.filters and self.filters["org"].queryset.count() <= 1:
             del self.filters["org"]

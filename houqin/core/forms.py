@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from houqin.core.auth import user_can
+from houqin.core.ui import ui_for
 
 
 class TenantModelForm(forms.ModelForm):
@@ -27,6 +28,8 @@ class TenantModelForm(forms.ModelForm):
                 qs = field.queryset
                 if hasattr(model.objects, "restrict"):
                     qs = qs.filter(pk__in=model.objects.restrict(user, "view").values("pk"))
+                    if (ui_class := ui_for(model)) is not None and ui_class.select_related:
+                        qs = qs.select_related(*ui_class.select_related)
                 if org_id is not None and model._meta.model_name == "user":
                     qs = qs.filter(memberships__org_id=org_id).distinct()
                 elif org_id is not None and hasattr(model, "org_field") and model.org_field == "org":

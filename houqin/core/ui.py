@@ -143,6 +143,13 @@ def ui_for(model) -> type[ModelUI] | None:
     return REGISTRY.get(model._meta.label_lower)
 
 
+def visible(model, user, action: str = "view"):
+    """Rows of ``model`` the user may act on, with the related rows its UI declares joined in (so choice
+    lists, filters and related tables that print ``str(row)`` do not query once per row)."""
+    ui_class = ui_for(model)
+    return ui_class.base_queryset(user, action) if ui_class else model.objects.restrict(user, action)
+
+
 def urls_for(app_label: str) -> list:
     patterns = []
     for ui_class in REGISTRY.values():

@@ -21,6 +21,7 @@ from houqin.core.middleware import current_org
 from houqin.core.models import ChangeLogEntry
 from houqin.core.pagination import BadCursor, paginate
 from houqin.core.tables import plain
+from houqin.core.ui import visible
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class ObjectDetailView(UIView):
         for title, accessor, table_class in ui.related:
             manager = getattr(obj, accessor)
             rel_model = manager.model
-            qs = rel_model.objects.restrict(user, "view").filter(pk__in=manager.all().values("pk"))
+            qs = visible(rel_model, user).filter(pk__in=manager.all().values("pk"))
             table = table_class(rel_model)
             items = list(qs[:21])
             related.append({"title": title, "table": table, "more": len(items) > 20,

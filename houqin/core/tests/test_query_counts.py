@@ -1,0 +1,120 @@
+"""Query budgets for every ModelUI: a page costs the same number of queries with a handful of rows in the database
+as with hundreds, and at 10 rows per page as at 100. A regression (an N+1 over rows, over the choices of a filter
+or form, or over a related list on the detail page) fails with the repeated query shown.
+
+The data is built once for the module (inside a transaction that is rolled back at the end): first the world,
+whose pages are measured as the baseline, then ≥110 rows of every registered model in school A through the
+factories' ``bulk`` functions (houqin.core.testing.registry).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+
+from houqin.core.auth import clear_access_cache, user_can
+from houqin.core.testing.isolation import ui_actions
+from houqin.core.testing.queries import captured_queries, describe_difference
+from houqin.core.testing.registry import factory_for
+from houqin.core.testing.routes import ui_route_names
+from houqin.core.testing.world import build_world
+from houqin.core.ui import REGISTRY
+
+BULK_ROWS = 110
+# Also tells pytest-django to create the test database before the module-scoped fixture below uses it.
+pytestmark = pytest.mark.django_db
+
+
+class Measurements(dict):
+    """{model label: {page: (baseline SQL, SQL with bulk rows, url, data)}}, with a short repr for tracebacks."""
+
+    def __repr__(self):
+        return f"<query measurements of {len(self)} models>"
+
+
+def _labels() -> list[str]:
+    ui_route_names()
+    return sorted(REGISTRY)
+
+
+def _pages(ui, user, obj) -> dict[str, tuple[str, dict]]:
+    """The pages of one UI that ``user`` may open: name → (url, query string). The export and the edit form are
+    left out: they run the same querysets as the list and the add form."""
+    actions = ui_actions(ui)
+    pages = {"list": (reverse(ui.url_name("list")), {"per_page": 10})}
+    if "print_list" in actions:
+        pages["print_list"] = (reverse(ui.url_name("print_list")), {})
+    if "add" in actions and user_can(user, "add", ui.model, org_id=user.default_org_id):
+        pages["add"] = (reverse(ui.url_name("add")), {})
+    if obj is not None:
+        pages["detail"] = (reverse(ui.url_name("detail"), args=[obj.pk]), {})
+    return pages
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _measure(client, url, data) -> list[str] | str:
+    """The page's SQL, or what went wrong (reported by the test of that model, not by the whole module)."""
+    try:
+        return captured_queries(client, url, data)
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(scope="module")
+def measured(django_db_setup, django_db_blocker):
+    """{model label: {page: (baseline SQL, SQL with bulk rows, url, data)}} plus list at 100 rows per page."""
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            world = build_world()
+            plans = {}
+            for label in _labels():
+                ui = REGISTRY[label]
+                factory = factory_for(ui.model)
+                user = world.persona(factory.list_persona)
+                first = ui.base_queryset(user).order_by("pk").first()
+                plans[label] = (ui, factory, _client(user), _pages(ui, user, first))
+            for _, _, client, pages in plans.values():  # fill the caches (content types, templates) first
+                for url, data in pages.values():
+                    _measure(client, url, data)
+            baseline = {label: {page: _measure(client, url, data) for page, (url, data) in pages.items()}
+                        for label, (_, _, client, pages) in plans.items()}
+            for _, factory, _, _ in plans.values():
+                factory.make_many(world.a, BULK_ROWS)
+            results = Measurements()
+            for label, (ui, factory, client, pages) in plans.items():
+                results[label] = {}
+                for page, (url, data) in pages.items():
+                    results[label][page] = (baseline[label][page], _measure(client, url, data), url, data)
+                url, _ = pages["list"]
+                user = world.persona(factory.list_persona)
+                clear_access_cache(user)
+                visible = ui.base_queryset(user).count()
+                results[label]["list at 100 per page"] = (results[label]["list"][1],
+                                                          _measure(client, url, {"per_page": 100}), url, visible)
+            yield results
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("label", _labels())
+def test_query_count_does_not_grow_with_rows(measured, label):
+    failures = []
+    for page, (small, big, url, data) in measured[label].items():
+        if page == "list at 100 per page":
+            assert data > 100, f"{label}: only {data} rows visible, the 100-per-page list proves nothing"
+        if isinstance(small, str) or isinstance(big, str):
+            failures.append(f"{page} {url}: {small if isinstance(small, str) else big}")
+        elif len(small) != len(big):
+            failures.append(f"{page} {url}: {len(small)} queries → {len(big)}; repeated:\n    "
+                            f"{describe_difference(small, big)}")
+    assert not failures, f"{label}:\n" + "\n".join(failures)
