@@ -184,7 +184,8 @@ FORMAT_MODULE_PATH = ["houqin.formats"]
 # --- Static files --------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("HOUQIN_STATIC_ROOT", str(PROJECT_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]  # houqin/static/vendor/: front-end libraries copied from node_modules
+# houqin/static/vendor/: front-end libraries copied from node_modules by `make setup` (scripts/vendor.py).
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 FILTERS_EMPTY_CHOICE_LABEL = "全部"
 # Front-end libraries come from the npm registry (package.json); scripts/vendor.py copies the needed files
 # from node_modules into houqin/static/vendor/, which is not committed.
