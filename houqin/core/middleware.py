@@ -51,6 +51,8 @@ SESSION_SEEN_AT = "houqin_seen_at"
 SEEN_AT_RESOLUTION_S = 60
 IDLE_MESSAGE = "长时间未操作，已自动退出，请重新登录。"
 API_PREFIX = "/api/"
+# Sent by polling elements (hx-headers) so that their requests do not count as activity.
+BACKGROUND_HEADER = "X-Houqin-Background"
 
 
 def _absolute_timeout_message() -> str:
@@ -103,8 +105,10 @@ class SessionTimeoutMiddleware:
             expired = now - started > settings.SESSION_ABSOLUTE_TIMEOUT_S
             if idle or expired:
                 return self._expired(request, IDLE_MESSAGE if idle else _absolute_timeout_message())
-            # Write the session at most once a minute so that every page view is not a database write.
-            if now - last >= SEEN_AT_RESOLUTION_S or SESSION_SEEN_AT not in session:
+            # Background refreshes (badges polling on an open page) are not the user at work: they must not
+            # keep an unattended session alive. Write the session at most once a minute otherwise.
+            background = request.headers.get(BACKGROUND_HEADER) == "1"
+            if not background and (now - last >= SEEN_AT_RESOLUTION_S or SESSION_SEEN_AT not in session):
                 session[SESSION_SEEN_AT] = now
         return self.get_response(request)
 

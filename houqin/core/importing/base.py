@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import decimal
+import functools
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
@@ -105,9 +106,44 @@ class _Rollback(Exception):
     pass
 
 
+def _full_clean_trusting_org(instance, exclude=None, validate_unique=True, validate_constraints=True):
+    """``Model.full_clean`` without the one query per row that checks that ``org`` exists (it is the importing
+    user's own school); the unique checks and constraints that include ``org`` still run."""
+    exclude = set(exclude or ())
+    errors: dict = {}
+    try:
+        type(instance).full_clean(instance, exclude=exclude | {"org"}, validate_unique=validate_unique,
+                                  validate_constraints=False)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if validate_constraints:
+        skip = exclude | {name for name in errors if name != NON_FIELD_ERRORS}
+        try:
+            instance.validate_constraints(exclude=skip)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
+
+
 class ImportForm:
     """Mixed into the importer's form: errors that the model's ``clean()`` raises for fields the form does not
     show (e.g. a parent the importer resolves itself) become row errors instead of a crash."""
+
+    def _post_clean(self):
+        instance = self.instance
+        trusted = "org" not in self.fields and any(f.name == "org" for f in instance._meta.concrete_fields)
+        if trusted:
+            instance.full_clean = functools.partial(_full_clean_trusting_org, instance)
+        try:
+            super()._post_clean()
+        finally:
+            if trusted:
+                instance.__dict__.pop("full_clean", None)
+
+    def validate_unique(self):
+        """Uniqueness is the importer's business: rows are matched to existing ones by key in bulk, and a duplicate
+        that slips through becomes a row error at commit. Checking here would cost a query per row."""
 
     def _update_errors(self, errors):
         if hasattr(errors, "error_dict"):
@@ -131,6 +167,7 @@ class Importer:
     for registers that create parents on the way (see ``houqin.core.importing.locations``).
     """
 
+    do_not_call_in_templates = True  # pages get the class itself: {{ importer.fields }}, not Importer()
     key: ClassVar[str] = ""  # in URLs and staged-file metadata, e.g. "locations"
     title: ClassVar[str] = ""  # what is imported, e.g. "场所"
     model: ClassVar[type] = None
@@ -149,6 +186,9 @@ class Importer:
         self.result = ImportResult()
         self._seen_keys: dict[tuple, int] = {}
         self._matched: dict[int, int] = {}  # pk of an existing row → the file row that updates it
+        self._progress = None
+        self._rows_total = 0
+        self._written = 0
 
     # --- Permissions ------------------------------------------------------------------------------------------
     @classmethod
@@ -182,7 +222,8 @@ class Importer:
     def run(self, data: ImportData, write: bool = False, progress=None) -> ImportResult:
         """Parse, match and validate every row; with ``write`` (and no errors) also save them.
 
-        ``progress(done, total)`` is called as rows are checked and then written (a job's progress bar).
+        ``progress(done, total)`` is called as rows are checked (``1 … n`` of ``n``, or of ``2n`` with ``write``)
+        and then as they are written (``n + 1 … 2n``; ``write`` calls ``row_written()`` per saved row).
         """
         self.data = data
         self.result.skipped = list(data.skipped)
@@ -199,6 +240,7 @@ class Importer:
         self.prepare([r for r in rows if r.ok])
         plans = []
         steps = len(rows) * (2 if write else 1)
+        self._progress, self._rows_total, self._written = progress, len(rows), 0
         for done, row in enumerate(rows, start=1):
             if progress is not None:
                 progress(done, steps)
@@ -413,13 +455,23 @@ class Importer:
         return result
 
     def write(self, plans: list[Plan]) -> list:
-        """Save the planned rows (inside the commit's transaction); returns the saved instances."""
+        """Save the planned rows (inside the commit's transaction); returns the saved instances.
+
+        Call ``self.row_written()`` after saving each planned row: it moves a background job's progress bar."""
         saved = []
         for plan in plans:
             if plan.action in (Action.CREATE, Action.UPDATE):
                 plan.instance.save()
                 saved.append(plan.instance)
+                self.row_written()
         return saved
+
+    def row_written(self) -> None:
+        """One more planned row saved: report ``rows + written`` of ``2 × rows`` steps."""
+        self._written += 1
+        if self._progress is not None and self._rows_total:
+            total = self._rows_total * 2
+            self._progress(min(self._rows_total + self._written, total), total)
 
     def check_still_visible(self, saved: list) -> None:
         """Every written row must be one the importing user can see in this school (else roll back)."""

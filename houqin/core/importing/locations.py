@@ -258,6 +258,7 @@ class LocationImporter(Importer):
                         setattr(room, name, related)
                 room.save()
                 saved.append(room)
+                self.row_written()
         return saved
 
     def extra_counts(self) -> list[tuple[str, int]]:

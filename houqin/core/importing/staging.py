@@ -4,11 +4,17 @@ The file is kept on the server under ``DATA_DIR/imports/<random id>/`` (never in
 small ``meta.json`` naming the importer, the user and the school it was uploaded for, and the column mapping.
 The id is also recorded in the uploader's session: another user — or the same user working in another
 school — gets a 404 for it. Staged files older than a day are deleted.
+
+"确认导入" does not write anything in the request: it enqueues the background job
+``houqin.core.importing.tasks.run_import`` and records its id in ``meta.json`` (``job_id``). The ``Job`` row is
+then the authority on how the import is going; the job marks the staged upload done (and deletes the file) when
+it has committed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
@@ -48,6 +54,8 @@ class StagedImport:
     mapping: dict[str, str] | None = None  # column index (as text, for JSON) → field name
     status: str = StagedStatus.STAGED
     result: dict | None = None
+    job_id: int | None = None  # the background job committing it (the latest attempt)
+    attempt: int = 0  # how many times "确认导入" enqueued a job for it
 
     @property
     def directory(self) -> Path:
@@ -73,6 +81,18 @@ class StagedImport:
 
     def remove_file(self) -> None:
         self.file_path.unlink(missing_ok=True)
+
+    def claim_attempt(self) -> bool:
+        """Claim the next commit attempt (creates ``commit-<n>.claim`` exclusively). Of two requests that read
+        the same ``meta.json`` — a double click on "确认导入" — only one gets True and enqueues a job."""
+        try:
+            fd = os.open(self.directory / f"commit-{self.attempt + 1}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                         0o600)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        self.attempt += 1
+        return True
 
 
 def stage_upload(request, importer_key: str, uploaded, limits: Limits | None = None) -> StagedImport:

@@ -273,6 +273,18 @@ def test_active_session_stays_and_is_stamped(client, staff):
     assert client.session["houqin_seen_at"] >= int(time.time()) - 5
 
 
+def test_background_polling_does_not_keep_an_idle_session_alive(client, staff):
+    login(client)
+    stale = int(time.time()) - 29 * 60
+    set_session(client, houqin_seen_at=stale)
+    badge = client.get(reverse("job_worker_status"), HTTP_HX_REQUEST="true", HTTP_X_HOUQIN_BACKGROUND="1")
+    assert badge.status_code == 200
+    assert client.session["houqin_seen_at"] == stale  # a badge refresh is not the user at work
+    set_session(client, houqin_seen_at=int(time.time()) - 31 * 60)
+    response = client.get(reverse("job_worker_status"), HTTP_HX_REQUEST="true", HTTP_X_HOUQIN_BACKGROUND="1")
+    assert "HX-Redirect" in response.headers and not signed_in(client)
+
+
 def test_idle_timeout(client, staff):
     login(client)
     set_session(client, houqin_seen_at=int(time.time()) - 31 * 60)

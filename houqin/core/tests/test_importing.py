@@ -37,6 +37,7 @@ from houqin.core.importing import (
 from houqin.core.importing.locations import LocationImporter
 from houqin.core.importing.mapping import HeaderMatcher, build_data, normalise_header
 from houqin.core.importing.reading import read_sheet
+from houqin.core.importing.tasks import run_import
 from houqin.core.importing.values import (
     cell_text,
     choice_parser,
@@ -47,6 +48,7 @@ from houqin.core.importing.values import (
     parse_int,
     parse_money,
 )
+from houqin.core.jobs import run_pending
 from houqin.core.models import (
     Building,
     Campus,
@@ -61,6 +63,7 @@ from houqin.core.models import (
     RoomType,
     User,
 )
+from houqin.core.models.jobs import Job, JobStatus
 from houqin.core.models.orgs import DepartmentKind
 
 UPLOAD_URL = "/core/import/locations/"
@@ -171,6 +174,25 @@ def data_for(tmp_path, content: bytes, name: str = "f.xlsx", importer=LocationIm
 
 def page(response) -> str:
     return response.content.decode()
+
+
+def confirm(client, url: str) -> Job:
+    """Click "确认导入" on the preview ``url``: a job is queued and the browser goes to the result page."""
+    response = client.post(url + "commit/")
+    assert response.status_code == 302 and response["Location"] == url + "done/", response
+    return Job.objects.get(pk=staging.staged_by_token(token_of(url)).job_id)
+
+
+def confirm_and_run(client, url: str) -> Job:
+    """Click "确认导入" and let the worker run the job."""
+    job_row = confirm(client, url)
+    assert run_pending(max_tasks=None) >= 1
+    job_row.refresh_from_db()
+    return job_row
+
+
+def token_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[1]
 
 
 # --- Reading and header detection ------------------------------------------------------------------------------
@@ -332,13 +354,14 @@ def test_two_bad_rows_are_listed_and_nothing_is_written(client):
     assert by_row[4].column == "G 列「面积(㎡)」" and "不是有效的数字" in by_row[4].message
     assert by_row[8].column == "F 列「类型」" and "不是可选的类型" in by_row[8].message and "教室" in by_row[8].message
     html = page(preview)
-    assert "第 4 行" in html and "第 8 行" in html and "table-danger" in html
+    assert "第 4 行" in html and "第 8 行" in html and html.count('data-testid="import-error-row"') == 2
     assert 'data-testid="commit-button"' not in html
     assert result.created == 4  # the good rows are counted, but only the bad ones block the import
-    # Posting the commit anyway writes nothing.
-    token_url = preview.request["PATH_INFO"]
-    response = client.post(token_url + "commit/")
-    assert response.status_code == 200 and "没有写入任何数据" in page(response)
+    # Posting the commit anyway: the job checks again, fails with the reasons and writes nothing.
+    job_row = confirm_and_run(client, preview.request["PATH_INFO"])
+    assert job_row.status == JobStatus.FAILED
+    assert "有 2 行数据有误，没有导入任何数据。" in job_row.error
+    assert "第 4 行 G 列「面积(㎡)」" in job_row.error and "第 8 行 F 列「类型」" in job_row.error
     assert not Room.objects.exists() and not Campus.objects.exists() and not Building.objects.exists()
 
 
@@ -348,11 +371,11 @@ def test_commit_creates_campuses_buildings_floors_and_rooms(client, school, admi
     preview = client.get(url)
     assert preview.context["can_commit"], preview.context["result"].errors
     assert 'data-testid="commit-button"' in page(preview)
-    response = client.post(url + "commit/")
-    assert response.status_code == 302 and response["Location"] == url + "done/"
-    done = client.get(response["Location"])
+    job_row = confirm_and_run(client, url)
+    assert job_row.status == JobStatus.SUCCEEDED, job_row.error
+    done = client.get(url + "done/")
     assert done.status_code == 200 and reverse("core:room_list") in page(done)
-    assert done.context["result"].created == 6
+    assert done.context["result"].created == 6 and done.context["result"].committed
 
     assert set(Campus.objects.filter(org=school).values_list("name", flat=True)) == {"南园", "北园"}
     mingde = Building.objects.get(org=school, name="明德楼")
@@ -373,13 +396,13 @@ def test_commit_creates_campuses_buildings_floors_and_rooms(client, school, admi
     again = client.get(staged_url(upload(client, content)))
     result = again.context["result"]
     assert (result.created, result.updated, result.unchanged, result.errors) == (0, 0, 6, [])
-    client.post(again.request["PATH_INFO"] + "commit/")
+    assert confirm_and_run(client, again.request["PATH_INFO"]).result["import"]["unchanged"] == 6
     assert Room.objects.filter(org=school).count() == 6
     assert Campus.objects.filter(org=school).count() == 2 and Floor.objects.filter(org=school).count() == 4
 
 
 def test_changed_area_updates_one_room_and_logs_it(client, school, admin):
-    client.post(staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS]))) + "commit/")
+    confirm_and_run(client, staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS]))))
     rows = [list(r) for r in GOOD_ROWS]
     rows[0][6] = 80
     url = staged_url(upload(client, xlsx_bytes([HEADER, *rows])))
@@ -389,7 +412,8 @@ def test_changed_area_updates_one_room_and_logs_it(client, school, admin):
     [(label, before, after)] = result.changes[0].fields
     assert (label, Decimal(before), Decimal(after)) == ("面积(㎡)", Decimal(72), Decimal(80))
     assert "将要更新的记录" in page(preview)
-    client.post(url + "commit/")
+    confirm_and_run(client, url)
+    assert "已更新的记录" in page(client.get(url + "done/"))
     room = Room.objects.get(org=school, number="101")
     assert room.area_m2 == Decimal("80")
     entry = ChangeLogEntry.objects.filter(action="update", object_id=str(room.pk)).get()
@@ -435,7 +459,7 @@ def test_mapping_can_be_adjusted_on_the_page(client):
     preview = client.get(url)
     assert preview.context["mapping_problems"] == []
     assert preview.context["result"].created == 1
-    client.post(url + "commit/")
+    confirm_and_run(client, url)
     assert Room.objects.get(name="操场").note == ""  # the unmapped column was not imported
 
 
@@ -614,7 +638,7 @@ def test_template_download_and_round_trip(client, school):
     url = staged_url(upload(client, response.content, "场所导入模板.xlsx"))
     preview = client.get(url)
     assert preview.context["result"].created == 1 and preview.context["can_commit"]
-    client.post(url + "commit/")
+    confirm_and_run(client, url)
     room = Room.objects.get(org=school)
     assert (room.campus.name, room.building.name, room.floor.level, room.number, room.name, room.room_type,
             room.area_m2, room.capacity) == ("本部", "教学楼", 3, "301", "三年级(1)班教室", RoomType.CLASSROOM,
@@ -622,7 +646,7 @@ def test_template_download_and_round_trip(client, school):
 
 
 def test_rooms_export_reimports_unchanged(client, school):
-    client.post(staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS]))) + "commit/")
+    confirm_and_run(client, staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS]))))
     export = client.get("/core/rooms/export/")
     assert export.status_code == 200
     content = b"".join(export.streaming_content)
@@ -677,10 +701,13 @@ def test_done_and_cancel(client):
     response = client.post(url + "cancel/")
     assert response.status_code == 302 and client.get(url).status_code == 404
     url = staged_url(upload(client, xlsx_bytes([HEADER, GOOD_ROWS[0]])))
-    client.post(url + "commit/")
+    confirm(client, url)
     assert client.post(url + "commit/")["Location"] == url + "done/"  # a second click does not import twice
+    assert Job.objects.count() == 1
+    run_pending(max_tasks=None)
+    assert client.post(url + "commit/")["Location"] == url + "done/"  # nor a click after it has run
     assert client.get(url)["Location"] == url + "done/"
-    assert Room.objects.count() == 1
+    assert Room.objects.count() == 1 and Job.objects.count() == 1
 
 
 def test_stale_staged_uploads_are_cleaned(client):
@@ -789,3 +816,184 @@ def test_run_refuses_a_mapping_without_required_columns(tmp_path, school, admin)
     data = data_for(tmp_path, xlsx_bytes([["校区", "楼栋"], ["南园", "明德楼"]]))
     result = commit(LocationImporter, data, admin, school)
     assert not result.committed and result.errors[0].row == 0 and "缺少必填列：名称" in result.errors[0].message
+
+
+# --- Committing in a background job ---------------------------------------------------------------------------------
+def htmx(client, url):
+    return client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=f"http://testserver{url}")
+
+
+def test_confirm_enqueues_a_job_and_writes_nothing(client, school, admin):
+    url = staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS]), "南园房间.xlsx"))
+    job_row = confirm(client, url)
+    assert (job_row.status, job_row.name, job_row.user, job_row.org) == (JobStatus.QUEUED, run_import.name, admin,
+                                                                         school)
+    assert job_row.title == "导入场所：南园房间.xlsx"
+    assert job_row.kwargs == {"token": token_of(url), "importer": "locations", "done_url": url + "done/"}
+    assert not Room.objects.exists() and not Campus.objects.exists()
+    # The result page shows the queued job, and that no worker is running to take it.
+    done = client.get(url + "done/")
+    html = page(done)
+    assert done.status_code == 200 and 'data-testid="import-progress-bar"' in html
+    assert "排队中" in html and 'data-testid="no-worker"' in html and "后台任务服务未运行" in html
+    assert 'hx-trigger="every 1s"' in html and 'data-testid="cancel-import"' in html
+    # The preview and the commit step aside while the job is queued.
+    assert client.get(url)["Location"] == url + "done/"
+    assert client.post(url, {"col_0": "campus"})["Location"] == url + "done/"
+
+
+def test_the_worker_runs_the_import_and_the_result_page_shows_it(client, school, admin):
+    url = staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS])))
+    job_row = confirm(client, url)
+    assert run_pending(max_tasks=None) == 1
+    job_row.refresh_from_db()
+    assert job_row.status == JobStatus.SUCCEEDED and job_row.get_status_display() == "已完成"
+    assert (job_row.progress, job_row.done, job_row.total) == (100, 12, 12)  # 6 rows checked, then 6 saved
+    assert job_row.result["message"] == "导入完成：新增 6 条，更新 0 条，无变化 0 条。"
+    assert job_row.result["url"] == url + "done/"
+    summary = job_row.result["import"]
+    assert (summary["total"], summary["created"], summary["updated"], summary["unchanged"]) == (6, 6, 0, 0)
+    assert summary["committed"] and ["新建校区", 2] in summary["extra"]
+    assert "检查通过，共 6 行；开始保存" in job_row.log and "导入完成" in job_row.log
+    assert Room.objects.filter(org=school).count() == 6
+    entry = ChangeLogEntry.objects.filter(action="create", object_repr__contains="美术室").get()
+    assert entry.user == admin and entry.request_id == f"job-{job_row.pk}"
+    # The staged file is gone; the result page shows the job's summary and no longer polls.
+    staged = staging.staged_by_token(token_of(url))
+    assert staged.status == staging.StagedStatus.DONE and not staged.file_path.exists()
+    done = client.get(url + "done/")
+    html = page(done)
+    assert done.context["result"].created == 6 and "已完成" in html and 'hx-trigger="every 1s"' not in html
+    assert 'data-testid="count-created">6<' in html and 'data-testid="no-worker"' not in html
+    assert reverse("core:room_list") in html
+    # The job page links to this result page.
+    assert url + "done/" in page(client.get(job_row.get_absolute_url()))
+
+
+def test_the_result_page_polls_with_htmx_until_the_job_has_finished(client):
+    url = staged_url(upload(client, xlsx_bytes([HEADER, GOOD_ROWS[0]])))
+    confirm(client, url)
+    partial = page(htmx(client, url + "done/"))
+    assert partial.lstrip().startswith('<div id="import-progress"') and "<html" not in partial
+    assert 'hx-trigger="every 1s"' in partial
+    run_pending()
+    partial = page(htmx(client, url + "done/"))
+    assert "hx-trigger" not in partial and 'data-status="succeeded"' in partial and "已全部导入" in partial
+
+
+def test_no_worker_warning_only_when_no_worker_runs(client):
+    from django.utils import timezone
+
+    from houqin.core.models.jobs import WorkerHeartbeat
+
+    url = staged_url(upload(client, xlsx_bytes([HEADER, GOOD_ROWS[0]])))
+    confirm(client, url)
+    WorkerHeartbeat.objects.create(worker_id="w1", started_at=timezone.now(), seen_at=timezone.now())
+    assert 'data-testid="no-worker"' not in page(client.get(url + "done/"))
+
+
+def test_a_room_made_ambiguous_after_the_preview_fails_the_job_and_writes_nothing(client, school, admin):
+    url = staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS])))
+    assert client.get(url).context["can_commit"]
+    # Meanwhile someone registers room 101 of 南园 明德楼 twice: row 2 no longer says which one to update.
+    with context.acting_as(admin, org_id=school.pk):
+        campus = Campus.objects.create(org=school, name="南园")
+        building = Building.objects.create(org=school, campus=campus, name="明德楼")
+        for name in ("101 教室", "101 储藏室"):
+            Room.objects.create(org=school, campus=campus, building=building, number="101", name=name)
+    before = (Room.objects.count(), Campus.objects.count(), Building.objects.count(), Floor.objects.count())
+
+    job_row = confirm_and_run(client, url)
+    assert job_row.status == JobStatus.FAILED and job_row.get_status_display() == "失败"
+    assert job_row.error.splitlines()[0] == "有 1 行数据有误，没有导入任何数据。"
+    assert "第 2 行：系统中有 2 个房间与这一行匹配" in job_row.error
+    assert (Room.objects.count(), Campus.objects.count(), Building.objects.count(), Floor.objects.count()) == before
+    assert not Campus.objects.filter(name="北园").exists()
+    # The result page shows the reasons; the staged file stays, and the preview explains and re-checks.
+    done = client.get(url + "done/")
+    assert "导入失败" in page(done) and "系统中有 2 个房间与这一行匹配" in page(done)
+    assert 'data-testid="back-to-preview"' in page(done)
+    preview = client.get(url)
+    assert preview.status_code == 200 and 'data-testid="last-job"' in page(preview)
+    assert not preview.context["can_commit"] and preview.context["result"].errors[0].row == 2
+    # Once the duplicate is cleared up, the same upload can be confirmed again.
+    Room.objects.filter(name="101 储藏室").delete()
+    retry = confirm_and_run(client, url)
+    assert retry.pk != job_row.pk and retry.status == JobStatus.SUCCEEDED, retry.error
+    assert retry.result["import"]["updated"] == 1 and Room.objects.get(number="101").name == "一年级(1)班教室"
+
+
+def test_losing_the_right_to_import_before_the_job_runs_fails_it(client, school, admin):
+    url = staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS])))
+    job_row = confirm(client, url)
+    Membership.objects.filter(user=admin, org=school).delete()
+    run_pending()
+    job_row.refresh_from_db()
+    assert job_row.status == JobStatus.FAILED and "没有在本单位导入场所的权限" in job_row.error
+    assert not Room.objects.exists() and not Campus.objects.exists()
+
+
+def test_a_job_cannot_import_a_file_twice_or_someone_elses(client, school, admin, other_admin):
+    from houqin.core.jobs import enqueue
+
+    url = staged_url(upload(client, xlsx_bytes([HEADER, GOOD_ROWS[0]])))
+    token = token_of(url)
+    confirm_and_run(client, url)
+    again = enqueue(run_import, user=admin, org=school, token=token, importer="locations")
+    stolen = enqueue(run_import, user=other_admin, org=other_admin.default_org, token=token, importer="locations")
+    gone = enqueue(run_import, user=admin, org=school, token="00000000-0000-4000-8000-000000000000",
+                   importer="locations")
+    run_pending(max_tasks=None)
+    for job_row, reason in ((again, "该文件已经导入"), (stolen, "不一致"), (gone, "已过期或被清理")):
+        job_row.refresh_from_db()
+        assert job_row.status == JobStatus.FAILED and reason in job_row.error, job_row.error
+    assert Room.objects.count() == 1
+
+
+def test_cancelling_a_queued_import_cancels_its_job(client):
+    url = staged_url(upload(client, xlsx_bytes([HEADER, GOOD_ROWS[0]])))
+    job_row = confirm(client, url)
+    response = client.post(url + "cancel/")
+    assert response.status_code == 302 and response["Location"] == UPLOAD_URL
+    job_row.refresh_from_db()
+    assert job_row.status == JobStatus.CANCELLED
+    assert run_pending() == 1 and not Room.objects.exists()
+    assert client.get(url).status_code == 404
+
+
+def test_a_running_import_cannot_be_cancelled(client):
+    url = staged_url(upload(client, xlsx_bytes([HEADER, GOOD_ROWS[0]])))
+    job_row = confirm(client, url)
+    Job.objects.filter(pk=job_row.pk).update(status=JobStatus.RUNNING, done=1, total=4, progress=25)
+    done = page(client.get(url + "done/"))
+    assert "正在检查：第 1 / 2 行" in done and 'data-testid="cancel-import"' not in done
+    Job.objects.filter(pk=job_row.pk).update(done=2, progress=50)
+    assert "检查通过，正在保存 2 行" in page(client.get(url + "done/"))
+    Job.objects.filter(pk=job_row.pk).update(done=3, progress=75)
+    assert "正在保存：第 1 / 2 行" in page(client.get(url + "done/"))
+    assert client.post(url + "cancel/")["Location"] == url + "done/"
+    assert Job.objects.get(pk=job_row.pk).status == JobStatus.RUNNING
+
+
+def test_another_schools_user_cannot_see_the_import_job(client, other_admin):
+    url = staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS])))
+    job_row = confirm(client, url)
+    intruder = Client()
+    intruder.force_login(other_admin)
+    assert intruder.get(job_row.get_absolute_url()).status_code == 404
+    assert intruder.post(reverse("job_cancel", args=[job_row.pk])).status_code == 404
+    for suffix in ("", "done/"):
+        assert intruder.get(url + suffix).status_code == 404
+    for suffix in ("commit/", "cancel/"):
+        assert intruder.post(url + suffix).status_code == 404
+    assert job_row.pk not in [j.pk for j in intruder.get("/jobs/?scope=all").context["jobs"]]
+    job_row.refresh_from_db()
+    assert job_row.status == JobStatus.QUEUED and Job.objects.count() == 1
+    run_pending()
+    assert Room.objects.count() == 6 and intruder.get(url + "done/").status_code == 404
+
+
+def test_upload_page_lists_the_columns(client):
+    html = page(client.get(UPLOAD_URL))
+    for header in ("校区*", "名称*", "楼层", "面积(㎡)", "备注"):
+        assert f">{header}</span>" in html

@@ -1,4 +1,9 @@
-"""Pages of a staged import: upload → column mapping and preview → commit → result, plus the template.
+"""Pages of a staged import: upload → column mapping and preview → commit → progress and result, plus the
+template.
+
+"确认导入" never writes in the request: it enqueues the background job ``run_import``
+(``houqin.core.importing.tasks``) and sends the user to the result page, which shows the job's progress bar
+(polled with HTMX) until the job has finished, then its summary or its reasons for refusing the file.
 
 ``import_urls(importer, "import/locations", "import_locations")`` gives the URL patterns for one importer;
 a domain app adds the same line to its own ``urls.py`` for its importers.
@@ -13,22 +18,27 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.http import HttpResponse
+from django.db import OperationalError
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from houqin.core import jobs
 from houqin.core.exporting import XLSX
-from houqin.core.importing import Limits, commit, validate
+from houqin.core.importing import Limits, validate
 from houqin.core.importing.base import Importer, ImportResult
 from houqin.core.importing.errors import ImportFileError
 from houqin.core.importing.locations import LocationImporter
 from houqin.core.importing.mapping import ImportData, load_data, mapping_errors
 from houqin.core.importing.staging import StagedImport, StagedStatus, discard, load_staged, stage_upload
+from houqin.core.importing.tasks import run_import
 from houqin.core.importing.template import build_template
 from houqin.core.importing.values import cell_text
+from houqin.core.models.jobs import Job, JobStatus
+from houqin.core.views.generic import render_page
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +112,19 @@ class ImportView(LoginRequiredMixin, View):
         messages.error(self.request, exc.message)
         return redirect(self.url())
 
+    def job_of(self, staged: StagedImport) -> Job | None:
+        """The background job of the latest "确认导入" (None before the first one, or if it is not visible)."""
+        if staged.job_id is None:
+            return None
+        return Job.objects.restrict(self.request.user).filter(pk=staged.job_id).first()
+
+    def committing(self, staged: StagedImport) -> bool:
+        """True while a job is importing the file, and once it has: the preview and the commit step aside."""
+        if staged.status == StagedStatus.DONE:
+            return True
+        job_row = self.job_of(staged)
+        return job_row is not None and job_row.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED)
+
 
 @method_decorator(csrf_exempt, name="dispatch")  # checked in post(), after the upload size limit is in place
 class ImportUploadView(ImportView):
@@ -167,7 +190,7 @@ class ImportPreviewView(ImportView):
 
     def get(self, request, token, *args, **kwargs):
         staged = self.staged(token)
-        if staged.status == StagedStatus.DONE:
+        if self.committing(staged):
             return redirect(self.url("_done", staged.token))
         try:
             data = self.load(staged)
@@ -178,7 +201,7 @@ class ImportPreviewView(ImportView):
     def post(self, request, token, *args, **kwargs):
         """Apply the column mapping (or header row) chosen on the page."""
         staged = self.staged(token)
-        if staged.status == StagedStatus.DONE:
+        if self.committing(staged):
             return redirect(self.url("_done", staged.token))
         try:
             data = self.load(staged)
@@ -219,10 +242,9 @@ class ImportPreviewView(ImportView):
         messages.info(self.request, f"已把第 {wanted} 行作为表头。")
         return redirect(self.url("_preview", staged.token))
 
-    def show(self, staged: StagedImport, data: ImportData, result: ImportResult | None = None, status: int = 200):
+    def show(self, staged: StagedImport, data: ImportData):
         problems = mapping_errors(data.mapping, self.importer.fields, data)
-        if result is None and not problems:
-            result = validate(self.importer, data, self.request.user, self.request.org)
+        result = None if problems else validate(self.importer, data, self.request.user, self.request.org)
         context = self.context(
             staged=staged,
             data=data,
@@ -237,8 +259,9 @@ class ImportPreviewView(ImportView):
             preview_url=self.url("_preview", staged.token),
             commit_url=self.url("_commit", staged.token),
             cancel_url=self.url("_cancel", staged.token),
+            last_job=self.job_of(staged),  # only a failed or cancelled one gets here
         )
-        return render(self.request, self.template_name, context, status=status)
+        return render(self.request, self.template_name, context)
 
     @staticmethod
     def columns(data: ImportData) -> list[dict]:
@@ -252,50 +275,99 @@ class ImportPreviewView(ImportView):
         return columns
 
 
-class ImportCommitView(ImportPreviewView):
+class ImportCommitView(ImportView):
+    """"确认导入": enqueue the background job that commits the file, then show its progress. Nothing is
+    written here; the job checks every row again and writes all of them or none."""
+
     def get(self, request, token, *args, **kwargs):
         staged = self.staged(token)  # 404 for anyone but its owner, as for the other pages
         return redirect(self.url("_preview", staged.token))
 
     def post(self, request, token, *args, **kwargs):
         staged = self.staged(token)
-        if staged.status == StagedStatus.DONE:  # a second click: the import already ran
-            return redirect(self.url("_done", staged.token))
-        try:
-            data = self.load(staged)
-        except ImportFileError as exc:
-            return self.refused(staged, exc)
-        if mapping_errors(data.mapping, self.importer.fields, data):
-            return redirect(self.url("_preview", staged.token))
-        result = commit(self.importer, data, request.user, request.org)
-        if not result.committed:
-            messages.error(request, "导入未完成：以下行有错误，没有写入任何数据。请修改文件后重新上传。")
-            return self.show(staged, data, result)
-        staged.status = StagedStatus.DONE
-        staged.result = result.to_dict()
-        staged.remove_file()
+        done_url = self.url("_done", staged.token)
+        if self.committing(staged):  # a second click: the import is under way or done
+            return redirect(done_url)
+        if not staged.file_path.is_file():
+            return self.refused(staged, ImportFileError("上传的文件已被清理，请重新上传。"))
+        if not staged.claim_attempt():  # a double click that read the same state: the other request enqueues
+            return redirect(done_url)
+        job_row = run_import.enqueue(
+            user=request.user, org=request.org, title=f"导入{self.importer.title}：{staged.filename}",
+            token=staged.token, importer=self.importer.key, done_url=done_url,
+        )
+        staged.job_id = job_row.pk
         staged.save()
-        messages.success(request, f"导入完成：新增 {result.created} 条，更新 {result.updated} 条，"
-                                  f"无变化 {result.unchanged} 条。")
-        return redirect(self.url("_done", staged.token))
+        return redirect(done_url)
 
 
 class ImportDoneView(ImportView):
+    """The import's progress (polled with HTMX while its job is queued or running), then its result."""
+
     template_name = "core/import_done.html"
 
     def get(self, request, token, *args, **kwargs):
         staged = self.staged(token)
-        if staged.status != StagedStatus.DONE:
+        job_row = self.job_of(staged)
+        if job_row is None:
+            if staged.status == StagedStatus.DONE:  # its job is no longer kept
+                raise Http404
             return redirect(self.url("_preview", staged.token))
-        result = ImportResult.from_dict(staged.result or {})
-        return render(request, self.template_name, self.context(staged=staged, result=result))
+        return render_page(request, self.template_name, self.progress_context(staged, job_row), partial="progress")
+
+    def progress_context(self, staged: StagedImport, job_row: Job) -> dict:
+        # The job counts 2 × rows steps: each row checked, then each row checked again and saved in one
+        # transaction (on SQLite that second half shows only when the transaction commits).
+        rows = job_row.total // 2 if job_row.total else 0
+        stage = ""
+        if job_row.status == JobStatus.RUNNING and rows:
+            if job_row.done < rows:
+                stage = f"正在检查：第 {job_row.done} / {rows} 行"
+            elif job_row.done == rows:
+                stage = f"检查通过，正在保存 {rows} 行"
+            else:
+                stage = f"正在保存：第 {job_row.done - rows} / {rows} 行"
+        payload = job_row.result.get("import") if isinstance(job_row.result, dict) else None
+        succeeded = job_row.status == JobStatus.SUCCEEDED
+        return self.context(
+            staged=staged,
+            job=job_row,
+            rows=rows,
+            stage=stage,
+            result=ImportResult.from_dict(payload) if succeeded and payload else None,
+            error_lines=job_row.error.splitlines() if job_row.status == JobStatus.FAILED else [],
+            worker_running=True if job_row.is_finished else jobs.worker_is_running(),
+            no_worker_message=jobs.NO_WORKER_MESSAGE,
+            can_cancel=job_row.status == JobStatus.QUEUED,
+            done_url=self.url("_done", staged.token),
+            preview_url=self.url("_preview", staged.token),
+            cancel_url=self.url("_cancel", staged.token),
+        )
 
 
 class ImportCancelView(ImportView):
+    """Forget the staged upload. An import whose job is still queued is cancelled first; one that is running
+    is left to finish (it writes all rows or none)."""
+
     def post(self, request, token, *args, **kwargs):
         staged = self.staged(token)
+        job_row = self.job_of(staged)
+        if job_row is not None and job_row.status == JobStatus.RUNNING:
+            messages.info(request, "导入正在进行，无法取消，请等待完成。")
+            return redirect(self.url("_done", staged.token))
+        if job_row is not None and job_row.status == JobStatus.QUEUED:
+            try:
+                cancelled = jobs.cancel(job_row, by=request.user)
+            except OperationalError:  # SQLite busy beyond its timeout while another import writes
+                messages.error(request, "系统繁忙，请稍后再试。")
+                return redirect(self.url("_done", staged.token))
+            if not cancelled:  # it finished (or started) in the meantime
+                return redirect(self.url("_done", staged.token))
+            job_row.status = JobStatus.CANCELLED
+        imported = staged.status == StagedStatus.DONE or (job_row is not None and
+                                                          job_row.status == JobStatus.SUCCEEDED)
         discard(request, staged)
-        if staged.status != StagedStatus.DONE:
+        if not imported:
             messages.info(request, "已取消本次导入，没有写入任何数据。")
         return redirect(self.url())
 
