@@ -319,4 +319,6 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 HOUQIN_LIST_PAGE_SIZES = (10, 25, 50, 100)
 HOUQIN_EXPORT_MAX_ROWS = env_int("HOUQIN_EXPORT_MAX_ROWS", 200_000)
 HOUQIN_GOV_PROCUREMENT_LIMIT = env_int("HOUQIN_GOV_PROCUREMENT_LIMIT", 1_000_000)  # 元: flagged 需政府采购 from here
-HOUQIN_COUNT_CAP = 1000  # lists count exactly up to this many rows, then show "1000+" (no COUNT(*) over millions)
+HOUQIN_COUNT_CAP = 1000
+HOUQIN_PUBLIC_URL = env("HOUQIN_PUBLIC_URL", "")  # scheme and host printed in QR labels; default: the request's
+HOUQIN_QR_SECRET = env("HOUQIN_QR_SECRET", "")  # signs QR scan tokens; default: SECRET_KEY  # lists count exactly up to this many rows, then show "1000+" (no COUNT(*) over millions)

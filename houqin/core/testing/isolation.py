@@ -214,7 +214,7 @@ def check_ui_isolation(ui, world, client_for) -> list[str]:
 
     # No role anywhere: refused lists and forms, and the object does not exist (edit and delete go through the
     # same lookup as the detail page, checked for every persona above and below).
-    for action in ("list", "export", "add", "detail", "delete"):
+    for action in ("list", "export", "add", "detail", "delete", "print_list", "print"):
         if action in actions:
             rec.expect("outsider", "POST" if action == "delete" else "GET", urls[action],
                        404 if action in OBJECT_ACTIONS else 403, unchanged=obj if action == "delete" else None)

@@ -225,7 +225,7 @@ def test_print_stylesheet(signed_in, school, shot):
     expect(sidebar).to_be_hidden()
     expect(page.locator("header.navbar")).to_be_hidden()
     expect(page.get_by_role("link", name="编辑")).to_be_hidden()
-    expect(page.get_by_role("button", name="打印")).to_be_hidden()
+    expect(page.get_by_role("link", name="打印", exact=True)).to_be_hidden()
     expect(page.locator(".nav-tabs")).to_be_hidden()
     expect(page.get_by_test_id("object-title")).to_be_visible()
     expect(page.locator("#tab-detail")).to_contain_text("容纳人数")
