@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "houqin.core",
+    "houqin.assets",
 ]
 
 # --- Background jobs (docs/jobs.md) ---------------------------------------------------------------------------

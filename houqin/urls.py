@@ -18,6 +18,7 @@ urlpatterns = [
     path("jobs/<int:pk>/cancel/", jobs.JobCancelView.as_view(), name="job_cancel"),
     path("healthz/", pages.healthz, name="healthz"),
     path("core/", include("houqin.core.urls")),
+    path("assets/", include("houqin.assets.urls")),
     path("api/", include("houqin.api_urls")),
     path("notifications/", include(notifications.urls())),
     path("approvals/", include("houqin.core.views.approvals")),

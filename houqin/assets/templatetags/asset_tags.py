@@ -1,0 +1,25 @@
+"""Template helpers of the assets app: a card's depreciation and history on its page."""
+
+from django import template
+
+from houqin.core.tables import plain
+
+register = template.Library()
+
+HISTORY_LIMIT = 200
+
+
+@register.simple_tag
+def asset_depreciation(asset):
+    return asset.depreciation()
+
+
+@register.simple_tag
+def asset_history(asset):
+    """The card's events, newest first. Shown to whoever may view the card (like its photos)."""
+    return list(asset.events.order_by("-time", "-pk")[:HISTORY_LIMIT])
+
+
+@register.filter
+def money(value) -> str:
+    return plain(value) or "0.00"
