@@ -842,6 +842,9 @@ def test_confirm_enqueues_a_job_and_writes_nothing(client, school, admin):
     assert client.post(url, {"col_0": "campus"})["Location"] == url + "done/"
 
 
+# Committed transactions: on PostgreSQL the job writes progress and log lines from the import's transaction through a
+# second connection, which sees the job row only once it is committed (as it is outside tests).
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_the_import_and_the_result_page_shows_it(client, school, admin):
     url = staged_url(upload(client, xlsx_bytes([HEADER, *GOOD_ROWS])))
     job_row = confirm(client, url)
