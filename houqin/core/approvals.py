@@ -30,6 +30,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -764,6 +765,9 @@ def withdraw(request: ApprovalRequest, user, comment: str = "") -> ApprovalReque
     return _refresh(request, req)
 
 
+STEP_REMINDER = "approval_step"
+
+
 # --- Notifications -------------------------------------------------------------------------------------------------
 def _load_notify():
     """The notification engine (``houqin.core.notifications``), or None while it is not installed."""
@@ -790,7 +794,10 @@ def _send(recipients, request: ApprovalRequest, title: str, body: str, dedupe_ke
 
 
 def _clear_todos(request: ApprovalRequest, users) -> None:
-    """The step is decided: the 待办 notifications its other approvers got are done too."""
+    """The step is decided: the 待办 notifications its other approvers got are done too, and so is its reminder."""
+    from houqin.core.reminders import complete_reminder
+
+    complete_reminder(request, key=STEP_REMINDER)
     engine = _load_notify()
     users = list(users)
     if engine is not None and users and hasattr(engine, "mark_read_for"):
@@ -798,12 +805,21 @@ def _clear_todos(request: ApprovalRequest, users) -> None:
 
 
 def _notify_step(request: ApprovalRequest) -> None:
+    from houqin.core.reminders import schedule_reminder
+
     step = request.current
     if step is None:
         return
-    _send(eligible_approvers(request), request, f"待审批：{request.type_name} {request.number}",
+    approvers = eligible_approvers(request)
+    _send(approvers, request, f"待审批：{request.type_name} {request.number}",
           f"{request.requester}提交的“{request.title}”（{_fmt(request.amount)} 元）等待您{step['label']}。",
           f"approval:{request.pk}:{request.round}:{request.current_step}", kind="todo")
+    # A step left undecided is reminded through the reminder engine (once, when the waiting time is up).
+    hours = getattr(settings, "HOUQIN_APPROVAL_REMIND_AFTER_HOURS", 48)
+    title = f"审批等待超过 {hours} 小时：{request.type_name} {request.number}"
+    schedule_reminder(request, key=STEP_REMINDER, title=title,
+                      due=timezone.now() + timedelta(hours=hours), before=(), overdue=True, users=approvers,
+                      body=f"“{request.title}”仍在等待{step['label']}，请尽快处理。")
 
 
 def _notify_requester(request: ApprovalRequest, what: str, body: str) -> None:

@@ -681,3 +681,22 @@ def test_only_a_school_admin_edits_the_bands(world, people, policy_perms, client
 def test_default_bands_of_every_type_are_valid():
     for request_type in approvals.REQUEST_TYPES.values():
         assert approvals.validate_bands(request_type, list(request_type.bands)) == [], request_type.code
+
+
+def test_an_undecided_step_has_a_reminder_that_ends_with_the_decision(db):
+    """Pending approvals feed the reminder engine: one active reminder for the waiting step, done once decided."""
+    from houqin.core.models import GeneralRequest, Membership, Reminder, ReminderState, User
+    from houqin.core.testing.world import build_world
+
+    world = build_world()
+    with acting_as(None):
+        head = User.objects.create_user("rem_head", password="Houqin@2026x", full_name="总务甲")
+        Membership.objects.create(user=head, org=world.a.org, role=Role.objects.get(code="logistics_head"))
+        general = GeneralRequest.objects.create(org=world.a.org, requester=world.teacher_a, title="买粉笔",
+                                                amount=Decimal("200"))
+    request = approvals.submit(general, world.teacher_a)
+    reminder = Reminder.objects.get(source_id=str(request.pk), key=approvals.STEP_REMINDER)
+    assert reminder.state == ReminderState.ACTIVE and head in reminder.users.all()
+    approvals.approve(request, head, "同意")
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.DONE
