@@ -29,6 +29,7 @@ import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -659,6 +660,20 @@ def submit(obj_or_request, user, *, amount=None, category: str | None = None, ti
     return req
 
 
+@contextmanager
+def _deciding_step(request: ApprovalRequest, user, verb: str, expected_step: int | None, expected_round: int | None):
+    """The locked request inside the transaction of an approver's decision, once it is still at the step and round
+    the user saw (default: those of ``request`` as the caller holds it) and the user may decide it."""
+    with transaction.atomic():
+        req = _locked(request)
+        _expect_pending(req, request.current_step if expected_step is None else expected_step,
+                        request.round if expected_round is None else expected_round, verb)
+        reason = refusal(req, user)
+        if reason:
+            raise ValidationError(reason)
+        yield req
+
+
 def approve(request: ApprovalRequest, user, comment: str = "", *, expected_step: int | None = None,
             expected_round: int | None = None) -> ApprovalRequest:
     """Approve the current step; after the last step the request is 已通过 and the type's on_approved runs.
@@ -667,13 +682,7 @@ def approve(request: ApprovalRequest, user, comment: str = "", *, expected_step:
     holds it); if someone acted in between, the move is refused.
     """
     comment = (comment or "").strip()
-    with transaction.atomic():
-        req = _locked(request)
-        _expect_pending(req, request.current_step if expected_step is None else expected_step,
-                        request.round if expected_round is None else expected_round, "审批")
-        reason = refusal(req, user)
-        if reason:
-            raise ValidationError(reason)
+    with _deciding_step(request, user, "审批", expected_step, expected_round) as req:
         step = req.current
         if step["kind"] == StepKind.RECORD and not comment:
             raise ValidationError(f"请在意见中填写{step['label']}的内容（会议或文件日期、结论）。")
@@ -702,13 +711,7 @@ def reject(request: ApprovalRequest, user, comment: str, *, expected_step: int |
     comment = (comment or "").strip()
     if not comment:
         raise ValidationError("驳回时必须填写意见。")
-    with transaction.atomic():
-        req = _locked(request)
-        _expect_pending(req, request.current_step if expected_step is None else expected_step,
-                        request.round if expected_round is None else expected_round, "驳回")
-        reason = refusal(req, user)
-        if reason:
-            raise ValidationError(reason)
+    with _deciding_step(request, user, "驳回", expected_step, expected_round) as req:
         _clear_todos(req, [user, *eligible_approvers(req)])
         _record(req, user, ApprovalActionKind.REJECT, step=req.current_step, comment=comment)
         req.status = ApprovalStatus.REJECTED
@@ -726,13 +729,7 @@ def send_back(request: ApprovalRequest, user, comment: str, *, expected_step: in
     comment = (comment or "").strip()
     if not comment:
         raise ValidationError("退回时请填写需要修改的内容。")
-    with transaction.atomic():
-        req = _locked(request)
-        _expect_pending(req, request.current_step if expected_step is None else expected_step,
-                        request.round if expected_round is None else expected_round, "退回")
-        reason = refusal(req, user)
-        if reason:
-            raise ValidationError(reason)
+    with _deciding_step(request, user, "退回", expected_step, expected_round) as req:
         _clear_todos(req, [user, *eligible_approvers(req)])
         _record(req, user, ApprovalActionKind.SEND_BACK, step=req.current_step, comment=comment)
         req.status = ApprovalStatus.SENT_BACK
