@@ -14,6 +14,9 @@ Only the files the templates use are copied, to these paths under ``houqin/stati
     echarts/echarts.min.js               from echarts/dist
     tabler-icons/tabler-icons.min.css    from @tabler/icons-webfont/dist
     tabler-icons/fonts/...               the font files that css refers to (relative URLs keep working)
+    qr-scanner/qr-scanner.umd.min.js     from qr-scanner (camera QR scanning in the browser)
+    qr-scanner/qr-scanner-worker.min.js  its decoding worker (loaded by the library from the same folder)
+    signature-pad/signature_pad.umd.min.js  from signature_pad (hand-over signatures on a phone screen)
 
 Each package's licence file is copied next to its files, and ``versions.json`` records the versions.
 
@@ -47,6 +50,9 @@ FILES = [
     ("htmx.org", "dist/htmx.min.js", "htmx/htmx.min.js"),
     ("echarts", "dist/echarts.min.js", "echarts/echarts.min.js"),
     ("@tabler/icons-webfont", "dist/tabler-icons.min.css", "tabler-icons/tabler-icons.min.css"),
+    ("qr-scanner", "qr-scanner.umd.min.js", "qr-scanner/qr-scanner.umd.min.js"),
+    ("qr-scanner", "qr-scanner-worker.min.js", "qr-scanner/qr-scanner-worker.min.js"),
+    ("signature_pad", "dist/signature_pad.umd.min.js", "signature-pad/signature_pad.umd.min.js"),
 ]
 LICENSE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "license")
 PACKAGE_DIRS = {
@@ -54,6 +60,8 @@ PACKAGE_DIRS = {
     "htmx.org": "htmx",
     "echarts": "echarts",
     "@tabler/icons-webfont": "tabler-icons",
+    "qr-scanner": "qr-scanner",
+    "signature_pad": "signature-pad",
 }
 
 SOURCE_MAP_RE = re.compile(r"\n?(?:/\*[#@] sourceMappingURL=[^*]*\*/|//[#@] sourceMappingURL=\S*)[ \t]*")

@@ -3,14 +3,20 @@ event ledger (read-only)."""
 
 from rest_framework import mixins, viewsets
 
+from houqin.assets.api.analytics import AnalyticsActions
+from houqin.assets.api.custody import CustodyActions
+from houqin.assets.api.disposal import DisposalActions
+from houqin.assets.api.scan import ScanActions
 from houqin.assets.api.serializers import AssetCategorySerializer, AssetEventSerializer, AssetSerializer
+from houqin.assets.api.stocktake import StocktakeActions
 from houqin.assets.filtersets import AssetCategoryFilterSet, AssetEventFilterSet, AssetFilterSet
 from houqin.assets.models import Asset, AssetCategory, AssetEvent
 from houqin.core.api.router import router
 from houqin.core.api.viewsets import TenantReadOnlyViewSet, TenantViewSetMixin
 
 
-class AssetViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class AssetViewSet(CustodyActions, DisposalActions, StocktakeActions, ScanActions, AnalyticsActions,
+                   TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                    mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """资产卡片。POST 登记入账（自动编号、写入资产履历）；PUT/PATCH 只修改描述性信息（品牌、型号、供应商、发票号等）。
     状态、存放地点、使用部门、保管人和价值只能通过业务操作变更；卡片不能删除（处置后核销）。"""

@@ -20,6 +20,14 @@ def asset_history(asset):
     return list(asset.events.order_by("-time", "-pk")[:HISTORY_LIMIT])
 
 
+@register.simple_tag(takes_context=True)
+def asset_actions(context, asset, where="card"):
+    """The registered actions (houqin.assets.actions) the signed-in user may start on ``asset``."""
+    from houqin.assets.actions import actions_for
+
+    return actions_for(asset, context["request"].user, where)
+
+
 @register.filter
 def money(value) -> str:
     return plain(value) or "0.00"

@@ -39,6 +39,8 @@ from houqin.core.models.base import (
     TimeStampedModel,
 )
 
+__all__ = ["MIN_LIFE_BASIS", "AppendOnlyQuerySet", "AssetCategoryQuerySet", "AssetCategory", "Asset", "AssetEvent"]
+
 MIN_LIFE_BASIS = "依据：《政府会计准则第3号——固定资产》应用指南 表1（政府固定资产折旧年限表）"
 CENT = Decimal("0.01")
 

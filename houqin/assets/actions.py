@@ -1,0 +1,63 @@
+"""What can be done to an asset card, as buttons: one registry for the card's page and the phone page behind its QR.
+
+Each part of the app (custody, disposal, stocktaking, repairs…) registers its commands once::
+
+    actions.register(AssetAction("lend", "借出", "ti ti-arrow-up-right", url=lambda asset: reverse(...),
+                                 available=lambda asset, user: asset.status == AssetStatus.IN_USE and ...))
+
+``actions_for(asset, user, where="card" | "mobile")`` returns the actions whose ``available(asset, user)`` holds,
+in ``order``. ``available`` must be cheap (no query per call where avoidable): the card page calls it for every
+registered action. The action's view re-checks everything: a button is a convenience, not a permission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+WHERES = ("card", "mobile")
+
+
+@dataclass(frozen=True)
+class AssetAction:
+    key: str
+    label: str
+    icon: str
+    url: Callable  # url(asset) -> str
+    available: Callable  # available(asset, user) -> bool
+    order: int = 100
+    style: str = "secondary"  # Tabler button colour: primary, secondary, warning, danger, success…
+    where: tuple[str, ...] = WHERES
+    method: str = "get"  # "get": a link to a form page; "post": a button posting to ``url`` (with CSRF)
+    confirm: str = ""  # a question asked before a "post" action
+    hint: str = ""  # a short explanation shown under the button on phones
+    extra: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, AssetAction] = {}
+
+
+def register(action: AssetAction) -> AssetAction:
+    """Register (or replace, by key) an action. Returns it, so it can be used as a module-level constant."""
+    _REGISTRY[action.key] = action
+    return action
+
+
+def unregister(key: str) -> None:
+    _REGISTRY.pop(key, None)
+
+
+def registered() -> list[AssetAction]:
+    return sorted(_REGISTRY.values(), key=lambda a: (a.order, a.key))
+
+
+def actions_for(asset, user, where: str = "card") -> list[dict]:
+    """The actions ``user`` may start on ``asset`` here, as dicts ready for a template (``action``, ``url``)."""
+    result = []
+    for action in registered():
+        if where not in action.where:
+            continue
+        if not action.available(asset, user):
+            continue
+        result.append({"action": action, "url": action.url(asset)})
+    return result

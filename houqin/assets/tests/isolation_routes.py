@@ -1,0 +1,19 @@
+"""Isolation checks of the assets app's own pages (collected by houqin.core.testing.route_checks)."""
+
+from houqin.core.testing.isolation import LOGIN
+from houqin.core.testing.route_checks import ANON, Check
+
+
+def asset_of_school_a(world):
+    from houqin.assets.tests.factories import make_asset
+
+    return make_asset(world.a.org, name="甲校折旧资产", department=world.a.department)
+
+
+ROUTES = {
+    # The monthly depreciation table of school A's assets.
+    "assets:depreciation": (
+        Check("GET", {ANON: LOGIN, "admin_a": 200, "teacher_a": 403, "admin_b": 200, "bureau_admin": 200,
+                      "superuser": 200, "outsider": 403}, no_leak=True, setup=asset_of_school_a),
+    ),
+}
