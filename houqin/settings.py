@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "houqin.core",
     "houqin.assets",
+    "houqin.repairs",
 ]
 
 # --- Background jobs (docs/jobs.md) ---------------------------------------------------------------------------

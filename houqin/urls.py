@@ -19,6 +19,7 @@ urlpatterns = [
     path("healthz/", pages.healthz, name="healthz"),
     path("core/", include("houqin.core.urls")),
     path("assets/", include("houqin.assets.urls")),
+    path("repairs/", include("houqin.repairs.urls")),
     path("api/", include("houqin.api_urls")),
     path("notifications/", include(notifications.urls())),
     path("approvals/", include("houqin.core.views.approvals")),

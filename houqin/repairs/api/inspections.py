@@ -1,0 +1,1 @@
+"""API of the repairs app: inspections (viewsets registered on houqin.core.api.router)."""
