@@ -80,3 +80,7 @@ def bulk_events(school, n: int) -> None:
 def asset_event(school, label):
     card = make_asset(school.org, name="履历测试资产", room=school.rooms[0])
     return services.record_event(card, AssetEventCode.COUNT, school.staff, note=label)
+
+
+# Each part of the app keeps its factories in a module of its own.
+from houqin.assets.tests import factories_custody, factories_disposal, factories_stocktake  # noqa: E402,F401

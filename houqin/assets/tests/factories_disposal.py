@@ -1,0 +1,1 @@
+"""Isolation/query-count factories of the assets app: disposal (imported by factories.py)."""
