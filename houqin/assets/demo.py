@@ -555,3 +555,7 @@ def assets(ctx: DemoContext) -> None:
     kindergarten = Register(ctx, KINDERGARTEN)
     _kindergarten(kindergarten)
     kindergarten.write()
+
+
+# Each part of the app adds its demo step in a module of its own (orders after this one's).
+from houqin.assets import demo_custody, demo_disposal, demo_stocktake  # noqa: E402,F401
