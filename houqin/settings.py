@@ -320,6 +320,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # --- Product settings -----------------------------------------------------------------------------------------
 HOUQIN_LIST_PAGE_SIZES = (10, 25, 50, 100)
 HOUQIN_EXPORT_MAX_ROWS = env_int("HOUQIN_EXPORT_MAX_ROWS", 200_000)
+# Set by ``houqin bench`` for the server it measures: mounts /bench/noop/, the no-database baseline view.
+HOUQIN_BENCH = env_bool("HOUQIN_BENCH", False)
 HOUQIN_APPROVAL_REMIND_AFTER_HOURS = env_int("HOUQIN_APPROVAL_REMIND_AFTER_HOURS", 48)  # undecided step → reminder
 HOUQIN_GOV_PROCUREMENT_LIMIT = env_int("HOUQIN_GOV_PROCUREMENT_LIMIT", 1_000_000)  # 元: flagged 需政府采购 from here
 HOUQIN_COUNT_CAP = 1000  # lists count exactly up to this many rows, then show "1000+" (no COUNT(*) over millions)

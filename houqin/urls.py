@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib.auth import views as django_auth
+from django.http import HttpResponse
 from django.urls import include, path
 
 from houqin.core.views import auth, jobs, notifications, pages
@@ -25,3 +27,12 @@ urlpatterns = [
     path("approvals/", include("houqin.core.views.approvals")),
     path("attachments/", include("houqin.core.views.attachments")),
 ]
+
+
+def bench_noop(request):
+    """The benchmark's baseline (a): the full middleware stack, no database access (houqin bench)."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+if settings.HOUQIN_BENCH:
+    urlpatterns.append(path("bench/noop/", bench_noop, name="bench_noop"))

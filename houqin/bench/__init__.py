@@ -1,0 +1,1 @@
+"""The county-scale benchmark behind ``houqin bench`` (docs/performance.md)."""
