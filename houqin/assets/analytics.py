@@ -1,0 +1,884 @@
+"""Analytics of the asset register (资产分析): age profile, idle rate, value per pupil, status mix, funding and
+acquisition year, repairs and replacement suggestions — for one school or a county (all schools of a bureau).
+
+Every figure is an aggregate query (GROUP BY in the database); Python only walks the grouped rows (a few per band,
+category, department, school or year), never the cards, so a county with a million cards costs the same dozen
+queries as a school with ten. The definitions and formulas are in docs/assets-analytics.md.
+
+**Repairs** come from the repairs app through one seam, ``register_repair_source(func)``:
+
+    func(org_ids: list[int], since: datetime.date | None) -> QuerySet
+
+The queryset holds one row per repair (a completed work order about a card) of the schools ``org_ids`` done on or
+after ``since`` (all of them when ``None``). Its rows must expose, as fields or annotations:
+
+* ``asset`` — a foreign key to ``assets.Asset`` (rows without a card are ignored);
+* ``cost`` — the repair's cost in yuan (Decimal: materials + labour + outside contractor);
+* ``repaired_on`` — the date the repair was done (a DateField or a ``TruncDate`` annotation).
+
+The analytics only ever group and sum that queryset (``values(...).annotate(Count, Sum)``), so the source stays
+aggregate-only and the work orders are never loaded. Until a source is registered the repair figures are absent
+(``None``) and the pages say so.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear
+from django.utils import timezone
+
+from houqin.assets.choices import OFF_BOOK_STATUSES, AssetClass, AssetStatus
+from houqin.assets.depreciation import month_number, month_start
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+RATIO = Decimal("0.0001")
+PERM = "assets.view_asset"
+
+# --- Rules and their reasons -----------------------------------------------------------------------------------------
+# Age bands (years since the month of acquisition), as (from, to) in months.
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 12, "不满1年"),
+    (12, 36, "1–3年"),
+    (36, 60, "3–5年"),
+    (60, 96, "5–8年"),
+    (96, 120, "8–10年"),
+    (120, None, "10年以上"),
+)
+
+# A card counts as long idle when it has stood 闲置 for at least this many months (the page lets the user change it).
+# Six months: a term and a summer holiday without use — the point at which a school should lend, transfer or
+# dispose of it rather than keep it (行政事业性国有资产管理条例 calls for putting idle assets to use, 盘活闲置资产).
+DEFAULT_IDLE_MONTHS = 6
+MAX_IDLE_MONTHS = 120
+
+# Replacement suggestion (更换建议), two rules, either suffices:
+# 1. The card is past its useful life AND its repairs have cost at least half its original value: a fully
+#    depreciated item whose upkeep has reached half the price of a new one is cheaper to replace than to keep
+#    repairing (the “维修费用超过原值 50%” test many schools and equipment managers use; practice, not law).
+REPLACE_COST_RATIO = Decimal("0.50")
+# 2. At least 3 repairs in the last 12 months, whatever its age: an item that fails every term is unreliable in
+#    class and costs labour each time (practice).
+REPLACE_RECENT_REPAIRS = 3
+REPLACE_RECENT_MONTHS = 12
+
+# Teaching equipment (教学仪器设备) for the value-per-pupil indicator: the 通用设备 (2) and 专用设备 (3) classes of
+# GB/T 14885, less what serves no teaching — vehicles, canteen machines, the infirmary's and the safety equipment.
+# Buildings, furniture, books and heritage items are not equipment; 低值易耗品 are not counted (the indicator is a
+# value of fixed assets).
+TEACHING_EQUIPMENT_ROOTS = ("2000000", "3000000")
+TEACHING_EQUIPMENT_EXCLUDED = {
+    "2030000": "车辆",
+    "3140000": "食品加工专用设备",
+    "3220000": "医疗设备",
+    "3240000": "安全生产设备",
+}
+# 生均教学仪器设备值 of 《县域义务教育优质均衡发展督导评估办法》(教督〔2017〕6号): 小学 ≥ 2,000 元, 初中 ≥ 2,500 元.
+PER_PUPIL_BENCHMARK = {"primary": Decimal("2000"), "middle": Decimal("2500")}
+PER_PUPIL_BASIS = ("依据：《县域义务教育优质均衡发展督导评估办法》（教督〔2017〕6号）：生均教学仪器设备值"
+                   "小学2000元以上、初中2500元以上")
+
+TOP_ROWS = 50  # rows of a card list (long idle, repairs per card, suggestions) and of the per-model table
+NO_DEPARTMENT = "（未指定部门）"
+NO_FUNDING = "（未填写）"
+NO_MODEL = "（未填写品牌型号）"
+NO_REPAIR_DATA = "暂无维修数据（报修维修模块启用后自动统计）"
+
+
+# --- The repair seam -------------------------------------------------------------------------------------------------
+RepairSource = Callable[[Sequence[int], "datetime.date | None"], QuerySet]
+_repair_source: RepairSource | None = None
+
+
+def register_repair_source(func: RepairSource | None) -> RepairSource | None:
+    """Make ``func`` the source of repair figures (see the module docstring); ``None`` removes it. Returns ``func``,
+    so it may be used as a decorator. The repairs app calls it from its ``AppConfig.ready()``."""
+    global _repair_source
+    _repair_source = func
+    return func
+
+
+def repair_source() -> RepairSource | None:
+    return _repair_source
+
+
+def repair_rows(org_ids: Sequence[int], since: datetime.date | None = None, *, on_book_only: bool = True):
+    """The registered source's repairs of cards of ``org_ids`` (by default only of cards still on the books), or
+    None without a source."""
+    if _repair_source is None:
+        return None
+    ids = sorted(org_ids)
+    rows = _repair_source(ids, since).filter(asset__isnull=False, asset__org_id__in=ids)
+    if on_book_only:
+        rows = rows.filter(asset__disposed_on__isnull=True).exclude(asset__status__in=OFF_BOOK_STATUSES)
+    return rows
+
+
+# --- Helpers ----------------------------------------------------------------------------------------------------------
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """``day`` moved by ``months`` (negative: back), the day clamped to the month's length."""
+    first = month_start(month_number(day) + months)
+    following = month_start(month_number(first) + 1)
+    return first.replace(day=min(day.day, (following - datetime.timedelta(days=1)).day))
+
+
+def ratio(part, whole) -> Decimal | None:
+    """``part / whole`` to four places (0.1234 = 12.34 %), None when ``whole`` is zero or missing."""
+    if not whole:
+        return None
+    return (Decimal(part or 0) / Decimal(whole)).quantize(RATIO, rounding=ROUND_HALF_UP)
+
+
+def per_head(value, heads) -> Decimal | None:
+    if not heads:
+        return None
+    return (Decimal(value or 0) / Decimal(heads)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money(value) -> Decimal:
+    return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def age_months(acquired_on: datetime.date, today: datetime.date) -> int:
+    """Whole months since the month of acquisition (0 in that month)."""
+    return max(0, month_number(today) - month_number(acquired_on))
+
+
+def age_display(months: int) -> str:
+    years, rest = divmod(months, 12)
+    if not years:
+        return f"{rest}个月"
+    return f"{years}年{rest}个月" if rest else f"{years}年"
+
+
+def band_of(months: int) -> int:
+    for index, (low, high, _label) in enumerate(AGE_BANDS):
+        if months >= low and (high is None or months < high):
+            return index
+    return len(AGE_BANDS) - 1
+
+
+def is_past_life(months: int, life_years: int | None) -> bool:
+    return bool(life_years) and months >= life_years * 12
+
+
+def replacement_reasons(*, past_life: bool, cost, value, recent_repairs: int) -> list[str]:
+    """Why a card should be replaced (empty: it should not). The same rule as ``suggestion_filter`` in SQL."""
+    reasons = []
+    share = ratio(cost, value)
+    if past_life and cost and (not value or Decimal(cost) >= Decimal(value) * REPLACE_COST_RATIO):
+        reasons.append(f"已超过使用年限，累计维修费用达原值的{percent(share)}")
+    if recent_repairs >= REPLACE_RECENT_REPAIRS:
+        reasons.append(f"近{REPLACE_RECENT_MONTHS}个月维修{recent_repairs}次")
+    return reasons
+
+
+def percent(value: Decimal | None, places: int = 1) -> str:
+    if value is None:
+        return "—"
+    return f"{(value * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)}%"
+
+
+def category_group(path: str) -> str:
+    """The 大类 code of a category path (its second level), or the 门类 for a card filed at the top."""
+    parts = [p for p in (path or "").split("/") if p]
+    return parts[min(len(parts), 2) - 1] if parts else ""
+
+
+def on_book(queryset):
+    """Cards on the books (账面): not written off and not in an off-book status."""
+    return queryset.filter(disposed_on__isnull=True).exclude(status__in=OFF_BOOK_STATUSES)
+
+
+def _acquisition_month():
+    return ExpressionWrapper(ExtractYear("acquired_on") * 12 + ExtractMonth("acquired_on") - 1,
+                             output_field=IntegerField())
+
+
+def _life_end(prefix: str = ""):
+    """Month number (``month_number``) in which a card's useful life is over: acquisition month + life × 12."""
+    return ExpressionWrapper(ExtractYear(f"{prefix}acquired_on") * 12 + ExtractMonth(f"{prefix}acquired_on") - 1
+                             + F(f"{prefix}useful_life_years") * 12, output_field=IntegerField())
+
+
+def _band_expression(today: datetime.date):
+    current = month_number(today)
+    whens = [When(acquired_on__gte=month_start(current - high + 1), then=Value(index))
+             for index, (_low, high, _label) in enumerate(AGE_BANDS) if high is not None]
+    return Case(*whens, default=Value(len(AGE_BANDS) - 1), output_field=IntegerField())
+
+
+def _teaching_q(prefix: str = "") -> Q:
+    """Fixed assets (固定资产, not 低值易耗品) of the teaching-equipment classes."""
+    path = f"{prefix}category__path__startswith"
+    q = Q()
+    for root in TEACHING_EQUIPMENT_ROOTS:
+        q |= Q(**{path: f"/{root}/"})
+    for code in TEACHING_EQUIPMENT_EXCLUDED:
+        q &= ~Q(**{path: f"/{code[0]}000000/{code}/"})
+    return q & Q(**{f"{prefix}asset_class": AssetClass.FIXED})
+
+
+def _value_sum(q: Q | None = None):
+    return Coalesce(Sum("original_value", filter=q), Value(ZERO),
+                    output_field=DecimalField(max_digits=18, decimal_places=2))
+
+
+# --- Scope: one school, or a county ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: one school, or a bureau's schools the user may view (a county)."""
+
+    org: object  # the school, or the bureau
+    schools: tuple = ()
+
+    @property
+    def is_county(self) -> bool:
+        return self.org.is_bureau
+
+    @property
+    def org_ids(self) -> list[int]:
+        return [s.pk for s in self.schools]
+
+    @property
+    def key(self) -> str:
+        return str(self.org.pk)
+
+    @property
+    def label(self) -> str:
+        if self.is_county:
+            return f"{self.org.name}（全部 {len(self.schools)} 所学校）"
+        return self.org.name
+
+
+def scopes_for(user) -> list[Scope]:
+    """The scopes ``user`` may report on: each school where they may view cards, and each bureau where they may view
+    cards (the county: its active schools). One query."""
+    from houqin.core.auth import access_for
+    from houqin.core.models import Organization
+
+    orgs = Organization.objects.filter(is_active=True)
+    if not user.is_superuser:
+        orgs = orgs.filter(pk__in=sorted(access_for(user).orgs_for(PERM)))
+    orgs = list(orgs.order_by("name"))
+    schools = [o for o in orgs if not o.is_bureau]
+    counties = []
+    for bureau in (o for o in orgs if o.is_bureau):
+        members = tuple(s for s in schools if s.parent_id == bureau.pk)
+        if members:
+            counties.append(Scope(bureau, members))
+    return [*counties, *(Scope(s, (s,)) for s in schools)]
+
+
+def pick_scope(scopes: list[Scope], raw, current=None) -> Scope | None:
+    """The scope named by ``raw`` (an organisation id), else the current organisation's, else the first."""
+    by_key = {s.key: s for s in scopes}
+    chosen = by_key.get(str(raw or "").strip())
+    if chosen is None and current is not None:
+        chosen = by_key.get(str(current.pk))
+    return chosen or (scopes[0] if scopes else None)
+
+
+# --- Report rows ------------------------------------------------------------------------------------------------------
+@dataclass
+class Totals:
+    cards: int = 0
+    value: Decimal = ZERO
+    idle_cards: int = 0
+    idle_value: Decimal = ZERO
+    life_cards: int = 0  # cards with a useful life (depreciated fixed assets)
+    life_value: Decimal = ZERO
+    past_life_cards: int = 0
+    past_life_value: Decimal = ZERO
+    teaching_value: Decimal = ZERO
+    pupils: int = 0  # pupils of the schools counted in the per-pupil figures (those with a pupil count)
+    per_pupil_value: Decimal = ZERO  # value of the schools with a pupil count
+    per_pupil_teaching_value: Decimal = ZERO
+    off_book_cards: int = 0
+    off_book_value: Decimal = ZERO
+
+    @property
+    def idle_rate(self):
+        return ratio(self.idle_value, self.value)
+
+    @property
+    def past_life_share(self):
+        return ratio(self.past_life_value, self.life_value)
+
+    @property
+    def past_life_card_share(self):
+        return ratio(self.past_life_cards, self.life_cards)
+
+    @property
+    def value_per_pupil(self):
+        return per_head(self.per_pupil_value, self.pupils)
+
+    @property
+    def teaching_per_pupil(self):
+        return per_head(self.per_pupil_teaching_value, self.pupils)
+
+
+@dataclass
+class BandRow:
+    band: int
+    label: str
+    cards: int = 0
+    value: Decimal = ZERO
+    life_value: Decimal = ZERO
+    past_life_cards: int = 0
+    past_life_value: Decimal = ZERO
+    share: Decimal | None = None  # of the total value
+
+    @property
+    def within_life_value(self) -> Decimal:
+        return self.value - self.past_life_value
+
+
+@dataclass
+class CategoryRow:
+    code: str
+    name: str = ""
+    cards: int = 0
+    value: Decimal = ZERO
+    idle_cards: int = 0
+    idle_value: Decimal = ZERO
+    life_cards: int = 0
+    life_value: Decimal = ZERO
+    past_life_cards: int = 0
+    past_life_value: Decimal = ZERO
+    band_values: list = field(default_factory=lambda: [ZERO] * len(AGE_BANDS))
+    band_cards: list = field(default_factory=lambda: [0] * len(AGE_BANDS))
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} {self.name}".strip()
+
+    @property
+    def idle_rate(self):
+        return ratio(self.idle_value, self.value)
+
+    @property
+    def past_life_share(self):
+        return ratio(self.past_life_value, self.life_value)
+
+
+@dataclass
+class DepartmentRow:
+    school: str
+    department: str
+    cards: int = 0
+    value: Decimal = ZERO
+    idle_cards: int = 0
+    idle_value: Decimal = ZERO
+
+    @property
+    def idle_rate(self):
+        return ratio(self.idle_value, self.value)
+
+
+@dataclass
+class IdleCard:
+    id: int
+    number: str
+    name: str
+    school: str
+    department: str
+    idle_since: datetime.date | None
+    idle_months: int
+    value: Decimal
+
+
+@dataclass
+class LongIdle:
+    months: int
+    cutoff: datetime.date
+    cards: int = 0
+    value: Decimal = ZERO
+    rows: list = field(default_factory=list)
+
+
+@dataclass
+class SchoolRow:
+    id: int
+    name: str
+    kind: str
+    kind_label: str
+    pupils: int
+    cards: int = 0
+    value: Decimal = ZERO
+    teaching_value: Decimal = ZERO
+    rank: int | None = None
+
+    @property
+    def value_per_pupil(self):
+        return per_head(self.value, self.pupils)
+
+    @property
+    def teaching_per_pupil(self):
+        return per_head(self.teaching_value, self.pupils)
+
+    @property
+    def benchmark(self) -> Decimal | None:
+        return PER_PUPIL_BENCHMARK.get(self.kind)
+
+    @property
+    def meets_benchmark(self) -> bool | None:
+        per = self.teaching_per_pupil
+        if self.benchmark is None or per is None:
+            return None
+        return per >= self.benchmark
+
+
+@dataclass
+class StatusRow:
+    status: str
+    label: str
+    cards: int = 0
+    value: Decimal = ZERO
+    share: Decimal | None = None
+
+
+@dataclass
+class AmountRow:
+    label: str
+    cards: int = 0
+    value: Decimal = ZERO
+    share: Decimal | None = None
+
+
+@dataclass
+class RepairTotals:
+    repairs: int = 0
+    recent_repairs: int = 0
+    cost: Decimal = ZERO
+    cards: int = 0  # cards repaired at least once
+    value: Decimal = ZERO  # value on the books (the denominator)
+
+    @property
+    def cost_ratio(self):
+        return ratio(self.cost, self.value)
+
+
+@dataclass
+class RepairGroupRow:
+    label: str
+    cards_repaired: int = 0
+    repairs: int = 0
+    recent_repairs: int = 0
+    cost: Decimal = ZERO
+    cards: int = 0  # cards of the group on the books
+    value: Decimal = ZERO  # their original value
+    key: tuple = ()  # (brand, model) for a row per model
+
+    @property
+    def cost_ratio(self):
+        return ratio(self.cost, self.value)
+
+    @property
+    def repairs_per_card(self):
+        return ratio(self.repairs, self.cards)
+
+
+@dataclass
+class RepairCardRow:
+    id: int
+    number: str
+    name: str
+    school: str
+    brand_model: str
+    acquired_on: datetime.date
+    age_months: int
+    life_years: int | None
+    value: Decimal
+    repairs: int
+    recent_repairs: int
+    cost: Decimal
+    reasons: list = field(default_factory=list)
+
+    @property
+    def cost_ratio(self):
+        return ratio(self.cost, self.value)
+
+    @property
+    def age_display(self) -> str:
+        return age_display(self.age_months)
+
+    @property
+    def past_life(self) -> bool:
+        return is_past_life(self.age_months, self.life_years)
+
+    @property
+    def reasons_display(self) -> str:
+        return "；".join(self.reasons)
+
+
+@dataclass
+class Repairs:
+    totals: RepairTotals
+    by_category: list
+    by_model: list
+    by_card: list
+    suggestions: list
+    suggestion_count: int = 0
+
+
+@dataclass
+class Report:
+    scope: Scope
+    today: datetime.date
+    totals: Totals
+    bands: list
+    categories: list
+    departments: list
+    long_idle: LongIdle
+    schools: list
+    statuses: list
+    funding: list
+    years: list
+    funding_by_year: dict
+    repairs: Repairs | None
+
+    @property
+    def has_repair_source(self) -> bool:
+        return self.repairs is not None
+
+
+# --- The report -------------------------------------------------------------------------------------------------------
+def build_report(scope: Scope, *, today: datetime.date | None = None, idle_months: int = DEFAULT_IDLE_MONTHS) -> Report:
+    """Every figure of the analytics page for ``scope``, as of ``today``. A constant number of aggregate queries."""
+    from houqin.assets.models import Asset
+
+    today = today or timezone.localdate()
+    idle_months = max(1, min(int(idle_months), MAX_IDLE_MONTHS))
+    org_ids = scope.org_ids
+    school_names = {s.pk: (s.short_name or s.name) for s in scope.schools}
+    cards = Asset.objects.filter(org_id__in=org_ids)
+    books = on_book(cards)
+    current = month_number(today)
+    past_life = Q(life_end__lte=current)
+    idle = Q(status=AssetStatus.IDLE)
+    has_life = Q(useful_life_years__isnull=False)
+
+    # 1. Age band × category: cards, value, idle, life, past life.
+    totals = Totals()
+    bands = [BandRow(i, label) for i, (_low, _high, label) in enumerate(AGE_BANDS)]
+    categories: dict[str, CategoryRow] = {}
+    grouped = (books.annotate(band=_band_expression(today), life_end=_life_end())
+               .values("band", "category__path")
+               .annotate(cards=Count("pk"), value=_value_sum(), idle_cards=Count("pk", filter=idle),
+                         idle_value=_value_sum(idle), life_cards=Count("pk", filter=has_life),
+                         life_value=_value_sum(has_life), past_cards=Count("pk", filter=past_life),
+                         past_value=_value_sum(past_life))
+               .order_by())
+    for row in grouped:
+        code = category_group(row["category__path"])
+        cat = categories.setdefault(code, CategoryRow(code))
+        band = bands[row["band"]]
+        value = money(row["value"])
+        for target in (cat, totals):
+            target.cards += row["cards"]
+            target.value += value
+            target.idle_cards += row["idle_cards"]
+            target.idle_value += money(row["idle_value"])
+            target.life_cards += row["life_cards"]
+            target.life_value += money(row["life_value"])
+            target.past_life_cards += row["past_cards"]
+            target.past_life_value += money(row["past_value"])
+        cat.band_values[row["band"]] += value
+        cat.band_cards[row["band"]] += row["cards"]
+        band.cards += row["cards"]
+        band.value += value
+        band.life_value += money(row["life_value"])
+        band.past_life_cards += row["past_cards"]
+        band.past_life_value += money(row["past_value"])
+    for band in bands:
+        band.share = ratio(band.value, totals.value)
+
+    # 2. Per school: value and teaching equipment (value per pupil).
+    schools = {s.pk: SchoolRow(s.pk, s.name, s.kind, s.get_kind_display(), s.pupil_count) for s in scope.schools}
+    for row in (books.values("org_id").annotate(cards=Count("pk"), value=_value_sum(),
+                                                 teaching=_value_sum(_teaching_q())).order_by()):
+        school = schools[row["org_id"]]
+        school.cards, school.value, school.teaching_value = row["cards"], money(row["value"]), money(row["teaching"])
+    for school in schools.values():
+        totals.teaching_value += school.teaching_value
+        if school.pupils:
+            totals.pupils += school.pupils
+            totals.per_pupil_value += school.value
+            totals.per_pupil_teaching_value += school.teaching_value
+    ranked = sorted(schools.values(), key=lambda s: (s.teaching_per_pupil is None, -(s.teaching_per_pupil or 0),
+                                                     s.name))
+    for rank, school in enumerate(ranked, 1):
+        school.rank = rank if school.teaching_per_pupil is not None else None
+
+    # 3. Idle rate per department.
+    departments = []
+    for row in (books.values("org_id", "department_id", "department__name")
+                .annotate(cards=Count("pk"), value=_value_sum(), idle_cards=Count("pk", filter=idle),
+                          idle_value=_value_sum(idle)).order_by()):
+        departments.append(DepartmentRow(school_names.get(row["org_id"], ""),
+                                         row["department__name"] or NO_DEPARTMENT, row["cards"], money(row["value"]),
+                                         row["idle_cards"], money(row["idle_value"])))
+    departments.sort(key=lambda d: (-(d.idle_rate or 0), -d.idle_value, d.school, d.department))
+
+    # 4. Cards idle for longer than ``idle_months`` (since the last event that made them 闲置).
+    long_idle = _long_idle(books, today, idle_months, school_names)
+
+    # 5. Status mix (all cards, including those written off).
+    statuses = {s: StatusRow(s, label) for s, label in AssetStatus.choices}
+    for row in cards.values("status").annotate(cards=Count("pk"), value=_value_sum()).order_by():
+        if row["status"] in statuses:
+            statuses[row["status"]].cards = row["cards"]
+            statuses[row["status"]].value = money(row["value"])
+    off_book = [statuses[s] for s in OFF_BOOK_STATUSES]
+    totals.off_book_cards = sum(s.cards for s in off_book)
+    totals.off_book_value = sum((s.value for s in off_book), ZERO)
+    all_value = sum((s.value for s in statuses.values()), ZERO)
+    for row in statuses.values():
+        row.share = ratio(row.value, all_value)
+
+    # 6. Funding source × acquisition year.
+    funding: dict[str, AmountRow] = {}
+    years: dict[int, AmountRow] = {}
+    matrix: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for row in (books.annotate(year=ExtractYear("acquired_on")).values("year", "funding_source")
+                .annotate(cards=Count("pk"), value=_value_sum()).order_by()):
+        source = (row["funding_source"] or "").strip() or NO_FUNDING
+        year = int(row["year"])
+        value = money(row["value"])
+        for target in (funding.setdefault(source, AmountRow(source)), years.setdefault(year, AmountRow(str(year)))):
+            target.cards += row["cards"]
+            target.value += value
+        matrix[(year, source)] += value
+    funding_rows = sorted(funding.values(), key=lambda r: (-r.value, r.label))
+    year_rows = [years[y] for y in sorted(years)]
+    for row in (*funding_rows, *year_rows):
+        row.share = ratio(row.value, totals.value)
+    funding_by_year = {
+        "years": [str(y) for y in sorted(years)],
+        "sources": [r.label for r in funding_rows],
+        "values": [[matrix.get((y, r.label), ZERO) for y in sorted(years)] for r in funding_rows],
+    }
+
+    # 7. Repairs (when the repairs app provides them).
+    repairs = _repairs(org_ids, today, categories, school_names)
+
+    _name_categories(categories.values(), org_ids, repairs)
+    category_rows = sorted(categories.values(), key=lambda c: c.code)
+    return Report(scope, today, totals, bands, category_rows, departments, long_idle,
+                  sorted(schools.values(), key=lambda s: (s.rank is None, s.rank or 0, s.name)),
+                  list(statuses.values()), funding_rows, year_rows, funding_by_year, repairs)
+
+
+def _long_idle(books, today: datetime.date, months: int, school_names: dict) -> LongIdle:
+    from houqin.assets.models import AssetEvent
+
+    cutoff = add_months(today, -months)
+    cutoff_time = timezone.make_aware(datetime.datetime.combine(cutoff, datetime.time.min))
+    last_idle = (AssetEvent.objects.filter(asset=OuterRef("pk"), status_after=AssetStatus.IDLE)
+                 .order_by("-time", "-pk").values("time")[:1])
+    idle = (books.filter(status=AssetStatus.IDLE).annotate(idle_at=Subquery(last_idle))
+            .filter(Q(idle_at__lt=cutoff_time)
+                    | Q(idle_at__isnull=True, registered_on__lt=cutoff)
+                    | Q(idle_at__isnull=True, registered_on__isnull=True, acquired_on__lt=cutoff)))
+    result = LongIdle(months, cutoff)
+    agg = idle.aggregate(cards=Count("pk"), value=_value_sum())
+    result.cards, result.value = agg["cards"], money(agg["value"])
+    rows = (idle.order_by(F("idle_at").asc(nulls_first=True), "registered_on", "acquired_on", "pk")
+            .values("pk", "number", "name", "org_id", "department__name", "idle_at", "registered_on", "acquired_on",
+                    "original_value")[:TOP_ROWS])
+    for row in rows:
+        since = (timezone.localtime(row["idle_at"]).date() if row["idle_at"]
+                 else row["registered_on"] or row["acquired_on"])
+        result.rows.append(IdleCard(row["pk"], row["number"], row["name"], school_names.get(row["org_id"], ""),
+                                    row["department__name"] or NO_DEPARTMENT, since, age_months(since, today),
+                                    money(row["original_value"])))
+    return result
+
+
+def _repair_aggregates(recent_since: datetime.date) -> dict:
+    return {
+        "repairs": Count("pk"),
+        "recent": Count("pk", filter=Q(repaired_on__gte=recent_since)),
+        "repair_cost": Coalesce(Sum("cost"), Value(ZERO), output_field=DecimalField(max_digits=18, decimal_places=2)),
+    }
+
+
+def suggestion_filter(today: datetime.date) -> Q:
+    """The replacement rule (``replacement_reasons``) as a HAVING condition on repairs grouped per card."""
+    return (Q(recent__gte=REPLACE_RECENT_REPAIRS)
+            | Q(life_end__lte=month_number(today), repair_cost__gt=0,
+                repair_cost__gte=F("asset__original_value") * REPLACE_COST_RATIO))
+
+
+def _repairs(org_ids, today: datetime.date, categories: dict, school_names: dict) -> Repairs | None:
+    from houqin.assets.models import Asset
+
+    rows = repair_rows(org_ids)
+    if rows is None:
+        return None
+    recent_since = add_months(today, -REPLACE_RECENT_MONTHS)
+    aggs = _repair_aggregates(recent_since)
+
+    agg = rows.aggregate(cards=Count("asset", distinct=True), **aggs)
+    totals = RepairTotals(agg["repairs"], agg["recent"], money(agg["repair_cost"]), agg["cards"],
+                          sum((c.value for c in categories.values()), ZERO))
+
+    by_category: dict[str, RepairGroupRow] = {}
+    for row in (rows.values("asset__category__path")
+                .annotate(cards_repaired=Count("asset", distinct=True), **aggs).order_by()):
+        code = category_group(row["asset__category__path"])
+        group = by_category.setdefault(code, RepairGroupRow(code))
+        group.cards_repaired += row["cards_repaired"]  # a card has one category: no double counting
+        group.repairs += row["repairs"]
+        group.recent_repairs += row["recent"]
+        group.cost += money(row["repair_cost"])
+    for code, group in by_category.items():
+        cat = categories.get(code)
+        if cat is not None:
+            group.cards, group.value = cat.cards, cat.value
+
+    by_model = []
+    for row in (rows.values("asset__brand", "asset__model")
+                .annotate(cards_repaired=Count("asset", distinct=True), **aggs)
+                .order_by("-repair_cost", "-repairs", "asset__brand", "asset__model")[:TOP_ROWS]):
+        label = " ".join(p for p in (row["asset__brand"], row["asset__model"]) if p) or NO_MODEL
+        group = RepairGroupRow(label, row["cards_repaired"], row["repairs"], row["recent"], money(row["repair_cost"]),
+                               key=(row["asset__brand"], row["asset__model"]))
+        by_model.append(group)
+    if by_model:
+        pairs = Q()
+        for group in by_model:
+            pairs |= Q(brand=group.key[0], model=group.key[1])
+        values = {(r["brand"], r["model"]): r for r in (
+            on_book(Asset.objects.filter(org_id__in=org_ids)).filter(pairs).values("brand", "model")
+            .annotate(cards=Count("pk"), value=_value_sum()).order_by())}
+        for group in by_model:
+            found = values.get(group.key)
+            if found:
+                group.cards, group.value = found["cards"], money(found["value"])
+
+    card_fields = ("asset_id", "asset__number", "asset__name", "asset__org_id", "asset__brand", "asset__model",
+                   "asset__acquired_on", "asset__useful_life_years", "asset__original_value")
+    per_card = rows.annotate(life_end=_life_end("asset__")).values(*card_fields, "life_end").annotate(**aggs)
+
+    def card_row(row) -> RepairCardRow:
+        months = age_months(row["asset__acquired_on"], today)
+        card = RepairCardRow(
+            row["asset_id"], row["asset__number"], row["asset__name"], school_names.get(row["asset__org_id"], ""),
+            " ".join(p for p in (row["asset__brand"], row["asset__model"]) if p), row["asset__acquired_on"], months,
+            row["asset__useful_life_years"], money(row["asset__original_value"]), row["repairs"], row["recent"],
+            money(row["repair_cost"]))
+        card.reasons = replacement_reasons(past_life=card.past_life, cost=card.cost, value=card.value,
+                                           recent_repairs=card.recent_repairs)
+        return card
+
+    by_card = [card_row(r) for r in per_card.order_by("-repair_cost", "-repairs", "asset_id")[:TOP_ROWS]]
+    suggested = per_card.filter(suggestion_filter(today))
+    suggestions = [card_row(r) for r in suggested.order_by("-repair_cost", "-recent", "asset_id")[:TOP_ROWS]]
+    return Repairs(totals, sorted(by_category.values(), key=lambda g: g.label), by_model, by_card, suggestions,
+                   suggested.count())  # always counted: the number of queries must not depend on the data
+
+
+def _name_categories(rows, org_ids, repairs: Repairs | None) -> None:
+    """Fill in the 大类 names (one query for all the codes on the page)."""
+    from houqin.assets.models import AssetCategory
+
+    rows = list(rows)
+    codes = {r.code for r in rows} | ({g.label for g in repairs.by_category} if repairs else set())
+    if not codes:
+        return
+    names = {}
+    for code, name in (AssetCategory.objects.filter(code__in=sorted(codes))
+                       .filter(Q(org__isnull=True) | Q(org_id__in=org_ids)).order_by("-org_id")
+                       .values_list("code", "name")):
+        names.setdefault(code, name)
+    for row in rows:
+        row.name = names.get(row.code, "")
+    if repairs:
+        for group in repairs.by_category:
+            group.label = f"{group.label} {names.get(group.label, '')}".strip()
+
+
+# --- One card ---------------------------------------------------------------------------------------------------------
+@dataclass
+class CardFigures:
+    """The analytics of one card (its page and ``GET /api/assets/assets/{id}/analytics/``)."""
+
+    acquired_on: datetime.date
+    age_months: int
+    life_years: int | None
+    net_value: Decimal
+    original_value: Decimal
+    depreciation_state: str
+    has_repair_source: bool = False
+    repairs: int = 0
+    recent_repairs: int = 0
+    repair_cost: Decimal = ZERO
+    reasons: list = field(default_factory=list)
+
+    @property
+    def age_display(self) -> str:
+        return age_display(self.age_months)
+
+    @property
+    def life_used(self) -> Decimal | None:
+        """Share of the useful life elapsed (1.0 = the whole life; above 1 = past it)."""
+        return ratio(self.age_months, self.life_years * 12) if self.life_years else None
+
+    @property
+    def past_life(self) -> bool:
+        return is_past_life(self.age_months, self.life_years)
+
+    @property
+    def repair_cost_ratio(self) -> Decimal | None:
+        return ratio(self.repair_cost, self.original_value) if self.has_repair_source else None
+
+    @property
+    def replace_suggested(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def net_share(self) -> Decimal | None:
+        return ratio(self.net_value, self.original_value)
+
+
+def card_figures(asset, today: datetime.date | None = None) -> CardFigures:
+    """Age, useful life used, net value, repairs and the replacement suggestion of one card (at most one query: the
+    repair aggregate; the card should come with its category and organisation)."""
+    today = today or timezone.localdate()
+    dep = asset.depreciation(today)
+    months = age_months(asset.acquired_on, today)
+    figures = CardFigures(asset.acquired_on, months, asset.useful_life_years, dep.net, money(asset.original_value),
+                          dep.state)
+    rows = repair_rows([asset.org_id], on_book_only=False)
+    if rows is not None:
+        agg = rows.filter(asset_id=asset.pk).aggregate(**_repair_aggregates(add_months(today, -REPLACE_RECENT_MONTHS)))
+        figures.has_repair_source = True
+        figures.repairs, figures.recent_repairs = agg["repairs"], agg["recent"]
+        figures.repair_cost = money(agg["repair_cost"])
+        if asset.is_on_book and asset.status not in OFF_BOOK_STATUSES:
+            figures.reasons = replacement_reasons(past_life=figures.past_life, cost=figures.repair_cost,
+                                                  value=figures.original_value,
+                                                  recent_repairs=figures.recent_repairs)
+    return figures
