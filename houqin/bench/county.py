@@ -30,14 +30,14 @@ BATCH = 5000
 
 # (category code, name, brand, model, unit price range, unit, batch?) — what a school register mostly holds.
 CARD_KINDS = [
-    ("2010104", "台式计算机", "联想", "启天M437", (3800, 5600), "台", False),
-    ("2010105", "便携式计算机", "华为", "MateBook 14", (4500, 7000), "台", False),
-    ("2020000", "交互式触控一体机", "希沃", "MAXHUB V6", (9800, 16800), "台", False),
-    ("2010000", "激光打印机", "惠普", "LaserJet M233", (1200, 2400), "台", False),
-    ("6010000", "教师办公桌", "震旦", "1400×700", (1000, 1600), "张", False),
+    ("2010100", "台式计算机", "联想", "启天M437", (3800, 5600), "台", False),
+    ("2010100", "便携式计算机", "华为", "MateBook 14", (4500, 7000), "台", False),
+    ("2020800", "交互式触控一体机", "希沃", "MAXHUB V6", (9800, 16800), "台", False),
+    ("2010600", "激光打印机", "惠普", "LaserJet M233", (1200, 2400), "台", False),
+    ("6010200", "教师办公桌", "震旦", "1400×700", (1000, 1600), "张", False),
     ("6010000.01", "学生课桌椅", "优学", "升降式单人", (180, 320), "套", True),
-    ("2020000", "投影仪", "爱普生", "CB-X06", (2600, 4200), "台", False),
-    ("2030000", "空调", "格力", "KFR-35GW", (2800, 4300), "台", False),
+    ("2020200", "投影仪", "爱普生", "CB-X06", (2600, 4200), "台", False),
+    ("2020400", "多功能一体机", "佳能", "iR2206", (2800, 4300), "台", False),
 ]
 STATUSES = [AssetStatus.IN_USE] * 16 + [AssetStatus.IDLE] * 2 + [AssetStatus.LENT, AssetStatus.REPAIRING]
 
@@ -56,12 +56,10 @@ class County:
 def _categories() -> dict[str, int]:
     wanted = {code for code, *_ in CARD_KINDS}
     found = dict(AssetCategory.objects.filter(org__isnull=True, code__in=wanted).values_list("code", "id"))
-    if not found:
-        raise RuntimeError("national asset categories are missing: run migrate first")
-    # Codes the data file may not hold fall back to their 门类 (first digit + zeros).
-    fallback = dict(AssetCategory.objects.filter(org__isnull=True, level=1).values_list("code", "id"))
-    return {code: found.get(code) or fallback.get(code[0] + "000000") or next(iter(found.values()))
-            for code in wanted}
+    missing = wanted - set(found)
+    if missing:
+        raise RuntimeError(f"national asset categories {sorted(missing)} are missing: run migrate first")
+    return found
 
 
 def build_county(schools: int, *, log=print) -> County:
