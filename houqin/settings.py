@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # Choice sets of different models that share a field name get distinct schema names.
+    "ENUM_NAME_OVERRIDES": {"DamageOutcomeEnum": "houqin.assets.models.disposal.DamageOutcome"},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

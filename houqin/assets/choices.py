@@ -77,6 +77,7 @@ class AssetEventCode(models.TextChoices):
     REPAIRED = "repaired", "修复"
     DAMAGE = "damage", "损坏"
     IDLE = "idle", "转为闲置"
+    REUSE = "reuse", "恢复在用"
     DISPOSAL_REQUEST = "disposal_request", "申请处置"
     DISPOSE = "dispose", "处置"
     LOSE = "lose", "丢失"

@@ -54,6 +54,9 @@ class TenantViewSetMixin:
     prefetch_related: tuple = ()
     # The action a saved row must still allow its editor, else the save is rolled back.
     visibility_action = "change"
+    # The permission action an ``@action(required_action="change")`` needs (houqin.core.api.permissions); DRF
+    # accepts extra ``@action`` keywords only for attributes the viewset class has.
+    required_action = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
