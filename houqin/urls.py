@@ -3,7 +3,7 @@ from django.contrib.auth import views as django_auth
 from django.http import HttpResponse
 from django.urls import include, path
 
-from houqin.core.views import auth, jobs, notifications, pages
+from houqin.core.views import auth, jobs, notifications, pages, printing
 
 urlpatterns = [
     path("", pages.DashboardView.as_view(), name="dashboard"),
@@ -19,6 +19,8 @@ urlpatterns = [
     path("jobs/<int:pk>/", jobs.JobDetailView.as_view(), name="job_detail"),
     path("jobs/<int:pk>/cancel/", jobs.JobCancelView.as_view(), name="job_cancel"),
     path("healthz/", pages.healthz, name="healthz"),
+    # What a QR label points to (houqin.core.qr): short, stable, signed.
+    path("q/<str:kind>/<str:token>/", printing.scan, name="scan"),
     path("core/", include("houqin.core.urls")),
     path("assets/", include("houqin.assets.urls")),
     path("repairs/", include("houqin.repairs.urls")),

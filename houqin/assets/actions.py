@@ -5,9 +5,20 @@ Each part of the app (custody, disposal, stocktaking, repairs…) registers its 
     actions.register(AssetAction("lend", "借出", "ti ti-arrow-up-right", url=lambda asset: reverse(...),
                                  available=lambda asset, user: asset.status == AssetStatus.IN_USE and ...))
 
-``actions_for(asset, user, where="card" | "mobile")`` returns the actions whose ``available(asset, user)`` holds,
-in ``order``. ``available`` must be cheap (no query per call where avoidable): the card page calls it for every
+``actions_for(asset, user, where="card" | "mobile" | "public")`` returns the actions whose ``available(asset, user)``
+holds, in ``order``. ``available`` must be cheap (no query per call where avoidable): the card page calls it for every
 registered action. The action's view re-checks everything: a button is a convenience, not a permission.
+
+Where the buttons show:
+
+* ``card`` — the card's page (``/assets/assets/<id>/``);
+* ``mobile`` — the phone page behind the QR code, for a visitor who may view the card;
+* ``public`` — the same page for a visitor who may *not* view the card: anonymous (when the school lets anyone
+  scan, ``assets.scan_requires_login`` false), or a signed-in member of the school without the card's view right
+  (a teacher reporting a fault). Never part of the default ``where``: an action opts in with
+  ``where=("card", "mobile", "public")``, and its ``available`` must then accept an anonymous user
+  (``user.is_authenticated`` False) and a user of another school. The repairs app's ``repair`` (报修) is the one
+  meant for it; until it is registered, the page simply shows no such button.
 """
 
 from __future__ import annotations
@@ -15,7 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-WHERES = ("card", "mobile")
+WHERES = ("card", "mobile")  # the default of AssetAction.where
+PUBLIC = "public"  # opt-in only: shown to visitors who may not view the card (see above)
+ALL_WHERES = (*WHERES, PUBLIC)
 
 
 @dataclass(frozen=True)

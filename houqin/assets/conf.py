@@ -1,9 +1,11 @@
 """Per-school settings of the assets app, kept in ``Organization.settings`` (a JSON object):
 
-    {"assets": {"capitalisation_threshold": "1000", "depreciation_start": "same_month", "category_edition": "2010"}}
+    {"assets": {"capitalisation_threshold": "1000", "depreciation_start": "same_month", "category_edition": "2010",
+                "scan_requires_login": true}}
 
 A flat key (``"assets.capitalisation_threshold"``) is read too. Every value has a default, so a school that never
-opened its settings gets the rules of RULES.md.
+opened its settings gets the rules of RULES.md. The settings page (``/assets/settings/``, houqin.assets.scan_views)
+and the API (``/api/assets/settings/``) write the section through ``save_settings``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ DEPRECIATION_STARTS = ("same_month", "next_month")
 DEFAULT_DEPRECIATION_START = "same_month"
 
 DEFAULT_CATEGORY_EDITION = "2010"
+
+# Scanning a label opens the card's phone page; by default only for signed-in members of the school.
+DEFAULT_SCAN_REQUIRES_LOGIN = True
+
+SETTING_KEYS = ("capitalisation_threshold", "depreciation_start", "category_edition", "scan_requires_login")
 
 
 def asset_setting(org, key: str, default=None):
@@ -50,3 +57,52 @@ def depreciation_start_offset(org) -> int:
 
 def category_edition(org) -> str:
     return str(asset_setting(org, "category_edition") or DEFAULT_CATEGORY_EDITION)
+
+
+def scan_requires_login(org) -> bool:
+    """Whether scanning a label needs a signed-in member of the school (the default). When False, anyone with the
+    QR code sees the card's name, number and location and the public actions (e.g. 报修) without signing in."""
+    raw = asset_setting(org, "scan_requires_login")
+    if raw in (None, ""):
+        return DEFAULT_SCAN_REQUIRES_LOGIN
+    if isinstance(raw, str):
+        return raw.strip().lower() not in ("0", "false", "no", "off")
+    return bool(raw)
+
+
+def current_settings(org) -> dict:
+    """The school's effective settings (defaults filled in), as stored: strings, booleans."""
+    return {
+        "capitalisation_threshold": str(capitalisation_threshold(org)),
+        "depreciation_start": "next_month" if depreciation_start_offset(org) else "same_month",
+        "category_edition": category_edition(org),
+        "scan_requires_login": scan_requires_login(org),
+    }
+
+
+def save_settings(org, values: dict):
+    """Write ``values`` (validated: keys of ``current_settings``) into ``org.settings["assets"]`` and return the
+    organisation as saved.
+
+    The row is re-read under a lock, so a concurrent change of another app's section is not lost, and saved
+    through the model: the change log records who changed what (before/after) on the organisation."""
+    from django.db import transaction
+
+    from houqin.core.models import Organization
+
+    unknown = set(values) - set(SETTING_KEYS)
+    if unknown:
+        raise ValueError(f"unknown assets settings: {sorted(unknown)}")
+    with transaction.atomic():
+        locked = Organization.objects.select_for_update().get(pk=org.pk)
+        stored = dict(locked.settings or {})
+        section = dict(stored.get("assets") or {}) if isinstance(stored.get("assets"), dict) else {}
+        for key, value in values.items():
+            section[key] = str(value) if key == "capitalisation_threshold" else value
+            stored.pop(f"assets.{key}", None)  # the flat spelling would be shadowed anyway: keep one truth
+        stored["assets"] = section
+        if stored != locked.settings:
+            locked.settings = stored
+            locked.save(update_fields=["settings", "updated_at"])
+    org.settings = locked.settings
+    return locked

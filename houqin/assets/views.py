@@ -26,7 +26,7 @@ from houqin.core.middleware import current_org
 from houqin.core.models import Organization
 from houqin.core.tables import Column
 from houqin.core.ui import ModelUI, register
-from houqin.core.views.generic import ObjectDetailView, ObjectEditView
+from houqin.core.views.generic import ObjectDetailView, ObjectEditView, ObjectListView
 
 navigation.group("assets", "校产管理", "ti ti-package", 10)
 
@@ -51,6 +51,12 @@ class AssetDetailView(ObjectDetailView):
     template_name = "assets/asset_detail.html"
 
 
+class AssetListView(ObjectListView):
+    """The card list, with 按筛选结果申请处置 (a disposal request for the filtered cards) for those who may."""
+
+    template_name = "assets/asset_list.html"
+
+
 @register
 class AssetUI(ModelUI):
     model = Asset
@@ -59,6 +65,8 @@ class AssetUI(ModelUI):
     form_class = AssetForm
     edit_view = AssetEditView
     detail_view = AssetDetailView
+    list_view = AssetListView
+    print_title = "固定资产卡片"
     url_prefix = "assets"
     select_related = ("org", "category", "department", "room__campus", "room__building", "room__responsible",
                       "custodian")

@@ -121,6 +121,8 @@ LAYOUTS: dict[str, Layout] = {
         a4_sheet("a4-3x8", 3, 8, 70, 37, font_pt=8.5),
         a4_sheet("a4-2x5", 2, 5, 100, 55, gap_x=2, gap_y=2, font_pt=11, padding=3),
         a4_sheet("a4-4x10", 4, 10, 52.5, 29.7, font_pt=6.5, padding=1.5),
+        # The common "21 格" sheet (63.5 × 38.1 mm, 2.5 mm between columns, e.g. Avery L7160 and its copies).
+        a4_sheet("a4-3x7", 3, 7, 63.5, 38.1, gap_x=2.5, font_pt=8),
         roll(50, 30),
         roll(40, 30, font_pt=6.5, qr_max=19),
     )

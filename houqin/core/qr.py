@@ -4,7 +4,7 @@ A printed label lives for years on a door or a desk, so what its QR code holds m
 object exists: not when a room is renumbered, an asset recoded or the server moved behind another proxy. The
 code therefore holds ``<public base>/q/<kind>/<token>/``, where
 
-* ``kind`` is a short code registered per model (``r`` → ``core.room``; the assets app will add its own);
+* ``kind`` is a short code registered per model (``r`` → ``core.room``, ``a`` → ``assets.asset``);
 * ``token`` is the object's primary key in base 62 followed by a 10-character signature (HMAC-SHA256 of the
   model label and the key, truncated to ~59 bits). The key never changes and the signature makes tokens
   unguessable: walking ``/q/r/1``, ``/q/r/2`` … finds nothing.
@@ -96,14 +96,23 @@ def b62decode(text: str) -> int:
 class ScanKind:
     """A model whose objects get scan URLs.
 
+    ``view(request, obj)``: the page behind the QR code for *every* visitor (signed in or not, whatever their
+    rights): the scan view resolves the token without any restriction (the object comes with its ModelUI's
+    ``select_related``) and hands the object over. The view applies its own rules (e.g. the assets app's phone
+    page: full card for who may view it, a minimal page for the others, depending on a school setting) and may
+    return ``None`` to fall back to the default behaviour below. Only objects whose token verified reach it.
+
     ``public_view(request, obj)``: the page shown to a visitor who may not view the object (anonymous, or
-    signed in without access) — e.g. the assets app's public page with a 报修 button, which may consult the
-    school's own setting and return ``None`` to fall back to the default (sign in, then "not found").
-    Without it, scanning needs a signed-in user who may view the object."""
+    signed in without access), which may consult the school's own setting and return ``None`` to fall back to
+    the default (sign in, then "not found").
+
+    Default (neither set, or both returned ``None``): a signed-in user who may view the object is sent to its
+    page; anyone else signs in first, and then gets "not found"."""
 
     code: str
     model_label: str  # "core.room" (label_lower)
     public_view: Callable | None = None
+    view: Callable | None = None
 
     @property
     def model(self):
@@ -113,15 +122,18 @@ class ScanKind:
 KINDS: dict[str, ScanKind] = {}
 
 
-def register_kind(code: str, model_label: str, *, public_view: Callable | None = None) -> ScanKind:
-    """Give a model scan URLs under ``/q/<code>/``. The code is printed on labels: never change or reuse it."""
+def register_kind(code: str, model_label: str, *, public_view: Callable | None = None,
+                  view: Callable | None = None) -> ScanKind:
+    """Give a model scan URLs under ``/q/<code>/``. The code is printed on labels: never change or reuse it.
+
+    ``view`` / ``public_view``: see ``ScanKind``. Registering the same code and model again replaces the views."""
     model_label = model_label.lower()
     if not KIND_RE.match(code):
         raise ValueError(f"scan kind {code!r}: 1–8 lowercase letters or digits, starting with a letter")
     existing = KINDS.get(code)
     if existing is not None and existing.model_label != model_label:
         raise ValueError(f"scan kind {code!r} is already used by {existing.model_label}")
-    kind = ScanKind(code, model_label, public_view)
+    kind = ScanKind(code, model_label, public_view, view)
     KINDS[code] = kind
     return kind
 
@@ -176,7 +188,8 @@ def resolve(code: str, token: str, queryset=None):
     if pk is None:
         return None
     queryset = kind.model._default_manager.all() if queryset is None else queryset
-    return queryset.filter(pk=pk).first()
+    # One row by its key: the model's default ordering (often several columns) would only cost compiling time.
+    return queryset.filter(pk=pk).order_by("pk").first()
 
 
 # --- URLs ---------------------------------------------------------------------------------------------------------

@@ -91,6 +91,18 @@ def _approval_of_school_a(world):
 
 
 
+def _asset_for_scan(world):
+    from houqin.assets.tests.factories import make_asset
+
+    return make_asset(world.a.org, name="甲校扫码资产")
+
+
+def _scan_kwargs(asset) -> dict:
+    from houqin.core import qr
+
+    return {"kind": "a", "token": qr.token_for(asset)}
+
+
 def _job_of_school_a(world):
     from houqin.core.models.jobs import Job
 
@@ -115,6 +127,11 @@ CORE_ROUTES: dict[str, tuple[Check, ...]] = {
         Check("POST", {"admin_a": 404, "teacher_a": 404, "admin_b": 302}, data=_org("b")),
     ),
     "healthz": (Check("GET", _all(200, anonymous=200)),),
+    # A QR label of school A's asset: its page for whoever may view it, a minimal page for the school's members,
+    # sign-in for visitors (the school's default), and "not found" — like a forged token — for everyone else.
+    "scan": (Check("GET", {ANON: LOGIN, "admin_a": 200, "teacher_a": 200, "admin_b": 404, "outsider": 404,
+                           "bureau_admin": 200, "superuser": 200}, no_leak=True, setup=_asset_for_scan,
+                   kwargs=_scan_kwargs),),
     # Background jobs: a user sees the jobs they started, holders of core.view_job their organisations' jobs.
     "job_list": (Check("GET", _all(200), no_leak=True, setup=_job_of_school_a),
                  Check("GET", _all(200), no_leak=True, setup=_job_of_school_a, data=lambda world: {"scope": "all"})),

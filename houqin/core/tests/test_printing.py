@@ -60,6 +60,13 @@ def printing_urls():
     sys.modules.pop(name, None)
 
 
+@pytest.fixture(autouse=True)
+def core_room_kind(monkeypatch):
+    """Core's own contract, whatever an app plugged into the room kind (the repairs app gives rooms a page of
+    their own with ``view``): rooms as core registers them."""
+    monkeypatch.setitem(qr.KINDS, "r", qr.ScanKind("r", "core.room"))
+
+
 def label_count(html: str) -> int:
     return len(re.findall(r'<div class="label">', html))
 
@@ -242,10 +249,70 @@ def test_a_kind_with_a_public_page(world, client_for):
         qr.KINDS.pop("tb", None)
 
 
+def test_a_kind_with_its_own_view(world, client_for, django_assert_max_num_queries):
+    """``view``: the kind's page for every visitor (the assets phone page, the repairs room page). The scan view
+    resolves the token without restriction and hands over the object, with its ModelUI's related rows; the view may
+    decline (None) and the default answers follow; a forged token never reaches it."""
+    seen = []
+
+    def page(request, room):
+        seen.append((request.user.username or "anonymous", room.pk))
+        if request.GET.get("decline"):
+            return None
+        return HttpResponse(f"房间页面：{room.campus.name} {room.building.name} {room.name}")
+
+    original = qr.KINDS["r"]
+    qr.register_kind("r", "core.room", view=page)
+    try:
+        ours, theirs = world.a.rooms[0], world.b.rooms[0]
+        for user in (None, world.admin_a, world.teacher_a, world.admin_b, world.outsider):
+            response = client_for(user).get(scan_path(ours))
+            assert response.status_code == 200 and "房间页面" in text(response), user
+        assert "房间页面" in text(client_for(world.admin_a).get(scan_path(theirs)))  # the view applies its rules
+        assert len(seen) == 6
+        # One query for the object and its related rows (anonymous: no session, no access map).
+        with django_assert_max_num_queries(1):
+            client_for(None).get(scan_path(ours))
+        # Declining gives the default answers: the object's page, sign in, or "not found".
+        assert client_for(world.admin_a).get(scan_path(ours), {"decline": "1"})["Location"] == reverse(
+            "core:room_detail", args=[ours.pk])
+        assert client_for(None).get(scan_path(ours), {"decline": "1"}).status_code == 302
+        assert client_for(world.admin_b).get(scan_path(ours), {"decline": "1"}).status_code == 404
+        # Forged tokens: the same answers as without a view, and the view is never called.
+        seen.clear()
+        token = qr.token_for(ours)
+        forged = reverse("scan", args=["r", token[:-1] + ("a" if token[-1] != "a" else "b")])
+        assert client_for(None).get(forged).status_code == 302
+        assert client_for(world.admin_a).get(forged).status_code == 404
+        assert seen == []
+    finally:
+        qr.KINDS["r"] = original
+
+
+def test_a_view_that_declines_leaves_the_public_page(world, client_for):
+    calls = []
+
+    def view(request, building):
+        calls.append("view")
+        return None
+
+    def public(request, building):
+        calls.append("public")
+        return HttpResponse("公开页面")
+
+    qr.register_kind("tb", "core.building", public_view=public, view=view)
+    try:
+        assert "公开页面" in text(client_for(None).get(scan_path(world.a.building)))
+        assert calls == ["view", "public"]
+        assert client_for(world.admin_a).get(scan_path(world.a.building)).status_code == 302  # may view: its page
+    finally:
+        qr.KINDS.pop("tb", None)
+
+
 # --- Layouts ------------------------------------------------------------------------------------------------------
 def test_layouts_fit_their_paper_and_have_an_at_page_rule():
     css = LABELS_CSS.read_text()
-    assert {"a4-3x8", "a4-2x5", "a4-4x10", "roll-50x30", "roll-40x30"} <= set(printing.LAYOUTS)
+    assert {"a4-3x8", "a4-2x5", "a4-4x10", "a4-3x7", "roll-50x30", "roll-40x30"} <= set(printing.LAYOUTS)
     for layout in printing.LAYOUTS.values():
         layout.check()
         assert f"@page {layout.page} " in css, layout.page
@@ -304,7 +371,7 @@ def test_room_labels_never_show_another_school_even_with_a_forged_filter(world, 
     assert world.a.org.name in html and world.b.org.name in html
 
 
-@pytest.mark.parametrize(("layout", "per_page"), [("a4-3x8", 24), ("a4-2x5", 10), ("a4-4x10", 40),
+@pytest.mark.parametrize(("layout", "per_page"), [("a4-3x8", 24), ("a4-2x5", 10), ("a4-4x10", 40), ("a4-3x7", 21),
                                                   ("roll-50x30", 1), ("roll-40x30", 1)])
 def test_layout_puts_the_right_number_of_labels_on_each_page(world, client_for, layout, per_page):
     many_rooms(world.a, 45)

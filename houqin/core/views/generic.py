@@ -128,8 +128,14 @@ class ObjectListView(FilteredListMixin, UIView):
             "can_add": self.can_add(),
             "add_url": reverse(ui.url_name("add")) if self.can_add() else None,
             "export_url": reverse(ui.url_name("export")) if ui.can_export else None,
+            **self.print_links(),
         }
         return render_page(request, self.template_name, context, partial="results")
+
+    def print_links(self) -> dict:
+        from houqin.core.views.printing import print_links  # printing builds on this module's mixins
+
+        return print_links(self.ui)
 
 
 def _without(query, key: str) -> str:

@@ -1,6 +1,7 @@
 """Print pages and QR scan URLs (docs/printing.md).
 
-* ``scan``: ``/q/<kind>/<token>/``, what every printed QR code opens; redirects to the object's page.
+* ``scan``: ``/q/<kind>/<token>/``, what every printed QR code opens: the kind's own page (``view``), else a
+  redirect to the object's page.
 * ``PrintListView`` / ``PrintDetailView``: an A4 sheet of a ModelUI's filtered list, or of one record.
   ``print_urls(ui)`` gives a ModelUI its two routes (``<model>_print_list``, ``<model>_print``).
 * ``LabelSheetView``: label sheets of a ModelUI's filtered list, or one object's label.
@@ -33,13 +34,23 @@ RELATED_ROWS = 100  # rows of each related list on a record sheet
 def scan(request, kind: str, token: str):
     """Open what a QR label points to.
 
-    A signed-in user who may view the object goes to its page. Anyone else gets the kind's public page if it
-    has one (``qr.register_kind(..., public_view=...)``, e.g. an asset's 报修 page), else: anonymous visitors
-    sign in first, and signed-in users get "not found" — the same answer as for a forged token, so a label
-    of another school tells nothing."""
+    A kind with a ``view`` (``qr.register_kind(..., view=...)``, e.g. the assets app's phone page) hands every
+    visitor the object behind a valid token (resolved without restriction, with its ModelUI's
+    ``select_related``) and answers with ``view(request, obj)``; the view applies its own rules and may return
+    None to fall back to the default below.
+
+    Default: a signed-in user who may view the object goes to its page. Anyone else gets the kind's public
+    page if it has one (``public_view``), else: anonymous visitors sign in first, and signed-in users get "not
+    found" — the same answer as for a forged token, so a label of another school tells nothing."""
     scan_kind = qr.KINDS.get(kind)
     user = request.user
     if scan_kind is not None:
+        if scan_kind.view is not None:
+            obj = qr.resolve(kind, token, _unrestricted(scan_kind))
+            if obj is not None:
+                response = scan_kind.view(request, obj)
+                if response is not None:
+                    return response
         if user.is_authenticated:
             ui = ui_for(scan_kind.model)
             visible = ui.base_queryset(user, "view") if ui else scan_kind.model.objects.restrict(user, "view")
@@ -55,6 +66,15 @@ def scan(request, kind: str, token: str):
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     raise Http404("记录不存在或您无权查看。")
+
+
+def _unrestricted(scan_kind):
+    """Every row of the kind's model, with the related rows its ModelUI selects (one query for a page)."""
+    queryset = scan_kind.model._default_manager.all()
+    ui = ui_for(scan_kind.model)
+    if ui is not None and ui.select_related:
+        queryset = queryset.select_related(*ui.select_related)
+    return queryset
 
 
 def scan_url(request, obj) -> str | None:
@@ -295,9 +315,13 @@ class LabelSheetView(FilteredListMixin, UIView):
         return render(request, self.template_name, context)
 
 
-def label_urls(ui, make_label, *, select_related: tuple[str, ...] = ("org",)) -> list:
-    """The label routes of one ModelUI: ``<prefix>/labels/`` (the filtered list) and ``<prefix>/<pk>/label/``."""
-    view = LabelSheetView.as_view(ui=ui, make_label=make_label, select_related=select_related)
+def label_urls(ui, make_label, *, select_related: tuple[str, ...] = ("org",), template_name: str | None = None) -> list:
+    """The label routes of one ModelUI: ``<prefix>/labels/`` (the filtered list) and ``<prefix>/<pk>/label/``.
+
+    ``template_name``: a sheet template of the app's own (extending ``core/print/labels.html``), e.g. to fit long
+    codes such as asset numbers."""
+    view = LabelSheetView.as_view(ui=ui, make_label=make_label, select_related=select_related,
+                                  template_name=template_name or LabelSheetView.template_name)
     name, pfx = ui.model_name(), ui.prefix()
     return [
         path(f"{pfx}/labels/", view, name=f"{name}_labels"),

@@ -14,13 +14,13 @@
       box.appendChild(div);
     }
   });
-  // Keep the export link in step with the filters the list shows (exports are always the filtered list).
+  // Keep the export link (and the other links that act on the filtered list: print, labels, list actions
+  // marked data-filtered-link) in step with the filters the list shows.
   function syncExport() {
-    var a = document.getElementById("export-link");
-    if (!a) return;
     var q = new URLSearchParams(location.search);
     q.delete("cursor");
-    a.search = q.toString();
+    var links = Array.from(document.querySelectorAll("#export-link, [data-filtered-link]"));
+    links.forEach(function (a) { a.search = q.toString(); });
   }
   document.addEventListener("htmx:pushedIntoHistory", syncExport);
   document.addEventListener("htmx:historyRestore", syncExport);
