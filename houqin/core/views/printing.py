@@ -104,7 +104,12 @@ def _school_name(request, objects=()) -> str:
 
     org_ids = {getattr(o, "org_id", None) for o in objects} - {None}
     if len(org_ids) == 1:
-        name = Organization.objects.filter(pk=org_ids.pop()).values_list("name", flat=True).first()
+        org_id = org_ids.pop()
+        # Rows listed with their organisation (select_related) name it without a query.
+        cached = next((o._state.fields_cache["org"] for o in objects if "org" in o._state.fields_cache), None)
+        if cached is not None:
+            return cached.name
+        name = Organization.objects.filter(pk=org_id).values_list("name", flat=True).first()
         if name:
             return name
     org = current_org(request)
