@@ -23,3 +23,5 @@ class AssetsConfig(AppConfig):
         # Idempotent (setdefault): the menu group exists before the model UIs register their entries.
         navigation.group("assets", "校产管理", "ti ti-package", 10)
         post_migrate.connect(_load_categories, sender=self, dispatch_uid="houqin.assets.load_categories")
+        # The stocktake module registers the "stocktake" approval type (盘点差异处理) on import.
+        from houqin.assets import stocktake  # noqa: F401
