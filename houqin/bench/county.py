@@ -109,10 +109,11 @@ def _columns() -> list:
     return [f for f in Asset._meta.concrete_fields if f.column != "id"]
 
 
-def card_rows(county: County, per_school: int, *, seed: int = SEED):
-    """Yield one tuple per card (values in the order of ``_columns()``), deterministic for ``seed``."""
+def card_rows(county: County, per_school: int, *, seed: int = SEED, categories: dict | None = None):
+    """Yield one dict of column values per card, deterministic for ``seed``. Makes no query once ``categories``
+    (code → id) is given: on PostgreSQL the rows are produced while the connection is busy with COPY."""
     rng = random.Random(seed)
-    categories = _categories()
+    categories = categories or _categories()
     now = timezone.now().replace(microsecond=0)
     search_cache: dict[str, str] = {}
     today = datetime.date(2026, 9, 1)
@@ -155,11 +156,12 @@ def insert_cards(county: County, per_school: int, *, log=print) -> float:
     names = [f.column for f in columns]
     started = time.perf_counter()
     total = 0
+    rows = card_rows(county, per_school, categories=_categories())
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            total = _copy(columns, names, card_rows(county, per_school))
+            total = _copy(columns, names, rows)
         else:
-            total = _executemany(columns, names, card_rows(county, per_school))
+            total = _executemany(columns, names, rows)
     seconds = time.perf_counter() - started
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
