@@ -560,9 +560,18 @@ def _record(request: ApprovalRequest, user, action: str, *, step: int | None = N
 
 
 def _hook(request: ApprovalRequest, name: str) -> None:
-    hook = getattr(REQUEST_TYPES.get(request.request_type), name, None)
-    if hook is not None:
-        hook(request)
+    request_type = REQUEST_TYPES.get(request.request_type)
+    hook = getattr(request_type, name, None)
+    if hook is None:
+        return
+    # A type connected to a model (approvals.connect(code, model=...)) runs its hooks for that model's requests
+    # only: a general request filed under the same type (its bands, its approvers) has nothing of theirs to change.
+    model = getattr(request_type, "model", None)
+    if model and request.content_type_id is not None:
+        source_model = ContentType.objects.get_for_id(request.content_type_id).model_class()
+        if source_model is None or source_model._meta.label_lower != model.lower():
+            return
+    hook(request)
 
 
 def _refresh(caller_copy: ApprovalRequest, saved: ApprovalRequest) -> ApprovalRequest:
