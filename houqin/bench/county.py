@@ -155,13 +155,10 @@ def insert_cards(county: County, per_school: int, *, log=print) -> float:
     columns = _columns()
     names = [f.column for f in columns]
     started = time.perf_counter()
-    total = 0
     rows = card_rows(county, per_school, categories=_categories())
+    insert = _copy if connection.vendor == "postgresql" else _executemany
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            total = _copy(columns, names, rows)
-        else:
-            total = _executemany(columns, names, rows)
+        total = insert(columns, names, rows)
     seconds = time.perf_counter() - started
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

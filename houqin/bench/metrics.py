@@ -120,8 +120,9 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
     env = {"HOUQIN_BENCH": "1", "HOUQIN_DEBUG": "0"}
     seconds = scale.load_seconds
     with running_server(env, workdir) as (base, access_log):
-        def load(name, paths, who):
-            return run_wrk(base, paths, cookie=cookies[who] if who else "", access_log=access_log,
+        def load(name, paths, who, extra_cookies=None):
+            jar = {**cookies, **(extra_cookies or {})}
+            return run_wrk(base, paths, cookie=jar[who] if who else "", access_log=access_log,
                            workdir=workdir, seconds=seconds, connections=scale.connections, name=name)
 
         log(f"[{connection.vendor}] 基线 a：无数据库访问的页面……")
@@ -159,9 +160,23 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
                                     rps_ratio=DETAIL_RPS_RATIO)
 
         results += _optional_metrics(scale, county, load, baseline, log=log)
+        if connection.vendor == "sqlite":
+            results += _lock_metric(base, county, scale, log=log)
     results.append(metric("phase.seconds", "this database's benchmark", time.perf_counter() - started, "s",
                           target="", ok=None))
     return {"db": connection.vendor, "scale": scale.describe(), "metrics": results}
+
+
+def _lock_metric(base, county, scale, *, log) -> list[dict]:
+    from houqin.bench.repairs import lock_test
+
+    log(f"[sqlite] P7 {scale.connections} 个客户端并发借出/归还 {scale.lock_seconds} 秒……")
+    counts = lock_test(base, county, scale.lock_seconds, scale.connections, log=log)
+    bad = counts["locked"] + counts["server_errors"]
+    return [metric("P7.locked", f"'database is locked' errors, {scale.connections} clients lending/returning",
+                   float(counts["locked"]), "errors", target="0", ok=bad == 0 and counts["ok"] > 0,
+                   note=f"{counts['ok']} transactions done, {counts['refused']} refused (4xx), "
+                        f"{counts['server_errors']} server errors")]
 
 
 def _optional_metrics(scale, county, load, baseline, *, log) -> list[dict]:
