@@ -24,7 +24,7 @@ VENDOR_STAMP := houqin/static/vendor/versions.json
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo lint check test test-sqlite test-pg test-browser browser-prereqs clean
+.PHONY: help setup demo lint check test test-sqlite test-pg test-browser browser-prereqs bench bench-full clean
 
 help:
 	@echo "智慧后勤 make targets:"
@@ -36,6 +36,7 @@ help:
 	@echo "  make test-sqlite   pytest on SQLite (no browser tests)"
 	@echo "  make test-pg       pytest on a throwaway PostgreSQL cluster (no browser tests)"
 	@echo "  make test-browser  browser tests (Playwright + Debian Chromium) on SQLite"
+	@echo "  make bench         houqin bench --quick (≤ 10 min on 2 cores) → artifacts/bench.json; bench-full: the county"
 	@echo "  make clean         remove .venv, node_modules, copied assets, caches (keeps data/)"
 
 # --- set-up -------------------------------------------------------------------------------------------------
@@ -95,6 +96,17 @@ test-browser: setup browser-prereqs
 	env -u DATABASE_URL $(PYTEST) -m browser || [ $$? -eq 5 ]
 
 test: lint check test-sqlite test-browser test-pg
+
+# --- benchmark (docs/performance.md) ------------------------------------------------------------------------------
+bench: setup
+	scripts/ensure_wrk.sh
+	@mkdir -p artifacts
+	env -u DATABASE_URL $(BIN)/houqin bench --quick --json artifacts/bench.json
+
+bench-full: setup
+	scripts/ensure_wrk.sh
+	@mkdir -p artifacts
+	env -u DATABASE_URL $(BIN)/houqin bench --json artifacts/bench-full.json
 
 # --- clean-up -------------------------------------------------------------------------------------------------
 
