@@ -20,6 +20,7 @@ from houqin.core.models import (
     User,
 )
 from houqin.core.roles import ROLES
+from houqin.core.testing.demo_checks import demo_checks
 
 pytestmark = pytest.mark.django_db
 
@@ -30,16 +31,11 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def row_counts() -> dict[str, int]:
-    return {model._meta.label: model._default_manager.count() for model in apps.get_app_config("core").get_models()}
-
-
 def test_demo_password_passes_the_validators():
     validate_password(demo.DEMO_PASSWORD)
 
 
-def test_demo_builds_a_bureau_with_a_primary_school_and_a_kindergarten():
-    run("--quiet")
+def check_core_demo():
 
     bureau = Organization.objects.get(code=demo.ORG_CODES[demo.BUREAU])
     assert bureau.kind == OrgKind.BUREAU and bureau.name.endswith("县教育局")
@@ -80,27 +76,51 @@ def test_demo_builds_a_bureau_with_a_primary_school_and_a_kindergarten():
     assert set(ChangeLogEntry.objects.values_list("user_name", "request_id").distinct()) == {("系统", "demo")}
 
 
-def test_demo_is_idempotent():
-    run("--quiet")
-    first = row_counts()
+def all_row_counts() -> dict[str, int]:
+    return {model._meta.label: model._default_manager.count() for config in apps.get_app_configs()
+            if config.name.startswith("houqin.") for model in config.get_models()}
+
+
+def test_the_whole_demo_once(client, settings):
+    """One run of the whole demo (every app's steps), checked by core and by every app's demo checks
+    (houqin/<app>/tests/demo_checks*.py); a second run writes nothing; the accounts log in; a changed password
+    survives a re-run and --reset-passwords restores the demo password."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    seen = []
+
+    @demo.demo_step("测试步骤", order=500)
+    def extra(ctx):
+        seen.append((ctx.org(demo.PRIMARY).pupil_count, ctx.user("zongwu").username, len(ctx.home_rooms)))
+
+    try:
+        run("--quiet")
+    finally:
+        del demo.DEMO_STEPS[f"{extra.__module__}.{extra.__qualname__}"]
+    # Registered steps run after the core steps, with the context they need.
+    assert len(seen) == 1
+    pupils, username, home_rooms = seen[0]
+    assert pupils > 0 and username == "zongwu" and home_rooms == 51
+
+    check_core_demo()
+    checks = demo_checks()
+    assert {name.split(".")[1] for name, _ in checks} >= {"assets", "repairs"}
+    for _name, check in checks:
+        check()
+
+    for username in ("jyj", "principal", "yey_yz"):
+        assert client.login(username=username, password=demo.DEMO_PASSWORD), username
+    zongwu = User.objects.get(username="zongwu")
+    zongwu.set_password("Changed#Pass99")
+    zongwu.save()
+
+    first = all_row_counts()
     output = run()
-    assert row_counts() == first  # includes the change log: the second run writes nothing
+    assert all_row_counts() == first  # includes the change log and every app's rows: the second run writes nothing
     assert "没有任何改动" in output
     for username in ("admin", "jyj", "duban", "zongwu", "yey_yz", "jiaoshi1"):
         assert username in output
     assert demo.DEMO_PASSWORD in output and demo.DEMO_URL in output
-
-
-def test_demo_accounts_log_in_with_the_documented_password(client):
-    run("--quiet")
-    zongwu = User.objects.get(username="zongwu")
-    zongwu.set_password("Changed#Pass99")
-    zongwu.save()
-    for username in ("jyj", "principal", "yey_yz"):
-        assert client.login(username=username, password=demo.DEMO_PASSWORD), username
-    # A changed password survives a re-run, and --reset-passwords restores the demo password.
-    run("--quiet")
-    assert not client.login(username="zongwu", password=demo.DEMO_PASSWORD)
+    assert not client.login(username="zongwu", password=demo.DEMO_PASSWORD)  # a changed password survives
     run("--quiet", "--reset-passwords")
     assert client.login(username="zongwu", password=demo.DEMO_PASSWORD)
 
@@ -110,19 +130,3 @@ def test_demo_refuses_a_database_with_other_organisations():
     with pytest.raises(CommandError, match="--force"):
         run("--quiet")
     assert not Organization.objects.filter(code=demo.ORG_CODES[demo.BUREAU]).exists()
-
-
-def test_registered_steps_run_after_the_core_steps():
-    seen = []
-
-    @demo.demo_step("测试步骤", order=500)
-    def extra(ctx):
-        seen.append((ctx.org(demo.PRIMARY).pupil_count, ctx.user("zongwu").username, len(ctx.home_rooms)))
-
-    try:
-        demo.run_demo()
-    finally:
-        del demo.DEMO_STEPS[f"{extra.__module__}.{extra.__qualname__}"]
-    assert len(seen) == 1
-    pupils, username, home_rooms = seen[0]
-    assert pupils > 0 and username == "zongwu" and home_rooms == 51
