@@ -109,6 +109,9 @@ def _school_name(request, objects=()) -> str:
         cached = next((o._state.fields_cache["org"] for o in objects if "org" in o._state.fields_cache), None)
         if cached is not None:
             return cached.name
+        current = current_org(request)
+        if current is not None and current.pk == org_id:
+            return current.name
         name = Organization.objects.filter(pk=org_id).values_list("name", flat=True).first()
         if name:
             return name
