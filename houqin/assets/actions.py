@@ -26,6 +26,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# Order bands (``order``): the everyday commands first, the rarely used and destructive ones last.
+#   10–19 the card's main next step (领用, 恢复在用, 找回, 维修结束)   20–29 借出/归还, 盘点   30 调拨
+#   40 登记损坏   50–59 退库入库, 转为闲置（原地存放）   900+ printing   950+ destructive (登记丢失, 申请处置)
+# On the card's page the first VISIBLE actions below MENU_FROM are buttons, the others go under 更多.
+VISIBLE = 5
+MENU_FROM = 900
+DESTRUCTIVE_FROM = 950
 WHERES = ("card", "mobile")  # the default of AssetAction.where
 PUBLIC = "public"  # opt-in only: shown to visitors who may not view the card (see above)
 ALL_WHERES = (*WHERES, PUBLIC)
@@ -62,6 +69,20 @@ def unregister(key: str) -> None:
 
 def registered() -> list[AssetAction]:
     return sorted(_REGISTRY.values(), key=lambda a: (a.order, a.key))
+
+
+def split(items: list[dict], visible: int = VISIBLE) -> tuple[list[dict], list[dict]]:
+    """(buttons, 更多 menu) for the card's page: at most ``visible`` everyday actions as buttons; the rest, printing
+    and the destructive ones in the menu. When only one would go to the menu it stays a button."""
+    main = [i for i in items if i["action"].order < MENU_FROM]
+    buttons, menu = main[:visible], main[visible:] + [i for i in items if i["action"].order >= MENU_FROM]
+    if len(menu) == 1:
+        buttons, menu = buttons + menu, []
+    danger = [i for i in menu if i["action"].order >= DESTRUCTIVE_FROM]
+    if danger and danger[0] is not menu[0]:
+        danger[0] = {**danger[0], "divider": True}
+        menu = [i for i in menu if i["action"].order < DESTRUCTIVE_FROM] + danger
+    return buttons, menu
 
 
 def actions_for(asset, user, where: str = "card") -> list[dict]:

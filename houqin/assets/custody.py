@@ -44,6 +44,8 @@ ASSIGNABLE = (AssetStatus.IDLE,)
 RETURNABLE = (AssetStatus.IN_USE,)
 TRANSFERABLE = (AssetStatus.IN_USE, AssetStatus.IDLE)
 LENDABLE = (AssetStatus.IN_USE, AssetStatus.IDLE)
+# An approved transfer still applies to a card sent to repair while it waited (a repair may start meanwhile).
+APPLICABLE = (*TRANSFERABLE, AssetStatus.REPAIRING)
 
 LOAN_REMINDER = "asset_loan_due"  # to the keeper who lent it (the loan's page)
 LOAN_BORROWER_REMINDER = "asset_loan_due_borrower"  # to a borrower who is a member (their 我的资产 page)
@@ -103,16 +105,38 @@ def pending_transfer(asset) -> AssetTransfer | None:
     return AssetTransfer.objects.filter(asset_id=getattr(asset, "pk", asset), status=TransferStatus.PENDING).first()
 
 
-def pending_refusal(transfer: AssetTransfer) -> str:
-    number = transfer.approval_number or transfer.number
-    return (f"该资产有一项调拨正在审批中（审批单 {number}），审批完成前不能领用、退库、调拨或借出。"
-            "如需改变，请先撤回或驳回该申请。")
+def pending_transfers_of(assets) -> dict[int, AssetTransfer]:
+    """{asset id: its transfer waiting for approval} for several cards (one query)."""
+    ids = [getattr(a, "pk", a) for a in assets]
+    return {t.asset_id: t for t in AssetTransfer.objects.filter(asset_id__in=ids, status=TransferStatus.PENDING)}
 
 
-def _refuse_if_pending(card: Asset) -> None:
+def pending_number(transfer: AssetTransfer) -> str:
+    """The number a keeper looks for: the approval request's (SP-…), else the transfer's own (DB-…)."""
+    return transfer.approval_number or transfer.number
+
+
+def pending_refusal(transfer: AssetTransfer, verb: str = "领用、退库、调拨或借出") -> str:
+    """The reason a command refuses a card whose transfer waits for approval (the rule for the whole assets app,
+    see docs/assets-lifecycle.md)."""
+    return (f"该资产有一项调拨正在审批中（审批单 {pending_number(transfer)}），审批完成前不能{verb}。"
+            "如需办理，请先撤回或驳回该调拨申请。")
+
+
+def pending_note(transfer: AssetTransfer) -> str:
+    """A note for a command that is allowed while a transfer waits (送修, 维修结束, 损坏登记)."""
+    return f"调拨审批中（审批单 {pending_number(transfer)}）"
+
+
+def refuse_if_pending(card, verb: str = "领用、退库、调拨或借出") -> None:
+    """Refuse (``ValidationError`` code ``pending_transfer``) when a transfer of ``card`` waits for approval.
+    Call it after the card's row lock: a transfer is created under the same lock."""
     transfer = pending_transfer(card)
     if transfer is not None:
-        raise ValidationError(pending_refusal(transfer), code="pending_transfer")
+        raise ValidationError(pending_refusal(transfer, verb), code="pending_transfer")
+
+
+_refuse_if_pending = refuse_if_pending
 
 
 def _is_member(user, org_id: int) -> bool:
@@ -329,8 +353,8 @@ def transfer_approved(request) -> None:
     move = AssetTransfer.objects.select_for_update().filter(pk=request.object_id).first()
     if move is None or move.status != TransferStatus.PENDING:
         raise ValidationError("该调拨单已不在审批中，不能再审批通过。")
-    card = locked(move.asset)
-    if card.status not in TRANSFERABLE:
+    card = locked(move.asset_id)
+    if card.status not in APPLICABLE:
         raise ValidationError(f"资产“{card}”当前状态为“{card.get_status_display()}”，不能调拨，请驳回该申请。")
     if (card.department_id, card.room_id, card.custodian_id) != (
             move.from_department_id, move.from_room_id, move.from_custodian_id):
@@ -519,7 +543,7 @@ def return_loan(loan: AssetLoan, user, *, condition: str = LoanCondition.GOOD, n
             png = decode_signature(signature)
         except ValidationError as exc:
             errors["signature"] = exc.messages[0]
-    if condition not in LoanCondition.values:
+    if condition not in (LoanCondition.GOOD, LoanCondition.DAMAGED):
         errors["condition"] = "请选择归还时资产的状况。"
     elif condition == LoanCondition.DAMAGED and not note:
         errors["note"] = "资产有损坏，请说明损坏情况。"
@@ -530,6 +554,9 @@ def return_loan(loan: AssetLoan, user, *, condition: str = LoanCondition.GOOD, n
         current = _locked_loan(loan)
         if current.returned_at is not None:
             when = timezone.localtime(current.returned_at).strftime("%Y-%m-%d %H:%M")
+            if current.return_condition == LoanCondition.LOST:
+                raise ValidationError(f"该借用已于 {when} 因资产丢失结束，不能办理归还；"
+                                      "资产找回后请在资产卡片上办理“找回”。", code="returned")
             raise ValidationError(f"该借用已于 {when} 归还，不能重复办理。", code="returned")
         if card.status != AssetStatus.LENT:
             raise ValidationError(f"该资产当前状态为“{card.get_status_display()}”，不是“借出”，不能办理归还。"

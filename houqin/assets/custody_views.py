@@ -38,7 +38,7 @@ from houqin.core.ui import ModelUI, register
 from houqin.core.views.generic import ObjectDetailView
 
 # --- Lists: 借用台账 and 调拨单 --------------------------------------------------------------------------------------
-LOAN_BADGES = {"open": "bg-blue-lt", "overdue": "bg-red-lt", "returned": "bg-green-lt"}
+LOAN_BADGES = {"open": "bg-blue-lt", "overdue": "bg-red-lt", "returned": "bg-green-lt", "lost": "bg-orange-lt"}
 TRANSFER_BADGES = {TransferStatus.PENDING: "bg-yellow-lt", TransferStatus.DONE: "bg-green-lt",
                    TransferStatus.REJECTED: "bg-red-lt", TransferStatus.WITHDRAWN: "bg-secondary-lt"}
 
@@ -527,12 +527,13 @@ for _action in (
     AssetAction("return_loan", "归还", "ti ti-arrow-down-left", url=_url("asset_return_loan"), order=20,
                 style="success", available=lambda a, u: a.status == AssetStatus.LENT and _can_change(a, u),
                 hint="借出的资产交回，核对状况"),
-    AssetAction("transfer", "调拨", "ti ti-transfer", url=_url("asset_transfer"), order=30,
+    AssetAction("transfer", "调拨", "ti ti-transfer", url=_url("asset_transfer"), order=30, style="outline-primary",
                 available=lambda a, u: a.status in custody.TRANSFERABLE and _can_change(a, u),
                 hint="换部门、换地点或换保管人；跨部门须审批"),
-    AssetAction("return_to_store", "退库", "ti ti-package-import", url=_url("asset_return_to_store"), order=40,
+    AssetAction("return_to_store", "退库入库", "ti ti-package-import", url=_url("asset_return_to_store"), order=50,
+                style="outline-secondary",
                 available=lambda a, u: a.status in custody.RETURNABLE and _can_change(a, u),
-                hint="交回仓库，转为闲置"),
+                hint="交回仓库存放，不再由保管人保管，转为闲置"),
 ):
     actions.register(_action)
 

@@ -12,8 +12,12 @@ Status commands (stable signatures; other parts of the system call them):
     start_repair(asset, user=None, *, reference="", note="")         在用/闲置 → 维修中      (event ``repair``)
     finish_repair(asset, user=None, *, reference="", outcome="fixed"|"unrepairable", note="")
         维修中 → the status before 送修 (event ``repaired``), or 待处置 when unrepairable (event ``damage``)
-    mark_lost(asset, user, *, note="", reference="")                 在用/闲置 → 丢失        (event ``lose``)
+    mark_lost(asset, user, *, note="", reference="")                 在用/闲置/借出 → 丢失   (event ``lose``; an open
+                                                                     loan is closed as 丢失)
     mark_found(asset, user, *, note="", reference="")                丢失 → 丢失前的状态      (event ``found``)
+
+A transfer of the card waiting for approval refuses idle/reuse/lost/found and a disposal request, and is only noted
+by start/finish repair and a damage that keeps the card usable or sends it to repair (docs/assets-lifecycle.md).
 
 ``start_repair`` and ``finish_repair`` do not check the user's asset permissions (``check_permission=False`` by
 default): the repairs app calls them for its work orders and decides itself who may. The others check that the
@@ -35,6 +39,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from houqin.assets import custody
 from houqin.assets.choices import AssetEventCode, AssetStatus
 from houqin.assets.models import MIN_LIFE_BASIS, Asset, AssetDamage, AssetDisposal, AssetDisposalItem, AssetEvent
 from houqin.assets.models.disposal import (
@@ -45,7 +50,7 @@ from houqin.assets.models.disposal import (
     DisposalStatus,
     ResponsibleKind,
 )
-from houqin.assets.services import locked, record_event
+from houqin.assets.services import lock_rows, locked, record_event
 from houqin.core.auth import user_can
 
 S = AssetStatus
@@ -168,21 +173,38 @@ def _previous_status(card: Asset, code: str) -> str:
     return S.IN_USE
 
 
+def _with(note: str, extra: str) -> str:
+    return "；".join(p for p in (_text(note), extra) if p)
+
+
 def _move(asset: Asset, user, *, allowed: tuple, to, code: str, what: str, note: str = "", reference: str = "",
-          check_permission: bool = True) -> Asset:
+          check_permission: bool = True, while_pending: str = "refuse", then=None) -> Asset:
     """Lock the card, check it is in one of ``allowed``, move it to ``to`` (a status, or a callable of the locked
-    card giving it) and record ``code``."""
+    card giving it) and record ``code``.
+
+    ``while_pending``: what a transfer waiting for approval means for this command — ``"refuse"`` (the reason
+    names the request) or ``"note"`` (allowed; the event's note names the request). ``then(card, user, note)``
+    runs after the status change, inside the transaction, and returns the event's note and reference (mark_lost
+    closes the open loan with it)."""
     with transaction.atomic():
         card = locked(asset)
         if check_permission:
             _require(user, "change", card)
         if card.status not in allowed:
             raise ValidationError(refusal(card, what))
+        note, reference = _text(note), _text(reference)
+        waiting = custody.pending_transfer(card)
+        if waiting is not None:
+            if while_pending == "refuse":
+                raise ValidationError(custody.pending_refusal(waiting, what), code="pending_transfer")
+            note = _with(note, custody.pending_note(waiting))
         before = card.status
         after = to(card) if callable(to) else to
         _set_status(card, after)
+        if then is not None:
+            note, reference = then(card, user, note, reference)
         record_event(card, code, user, changes=_status_change(before, after), status_before=before,
-                     status_after=after, note=_text(note), reference=_text(reference))
+                     status_after=after, note=note, reference=reference)
     _sync(asset, card)
     return card
 
@@ -205,7 +227,7 @@ def start_repair(asset: Asset, user=None, *, reference: str = "", note: str = ""
     """送修: the card goes to repair (在用/闲置 → 维修中), e.g. with the repairs app's work-order number as
     ``reference``. The caller decides who may (no asset permission is checked unless ``check_permission``)."""
     return _move(asset, user, allowed=(S.IN_USE, S.IDLE), to=S.REPAIRING, code=AssetEventCode.REPAIR, what="送修",
-                 note=note, reference=reference, check_permission=check_permission)
+                 note=note, reference=reference, check_permission=check_permission, while_pending="note")
 
 
 def finish_repair(asset: Asset, user=None, *, reference: str = "", outcome: str = FIXED, note: str = "",
@@ -220,23 +242,63 @@ def finish_repair(asset: Asset, user=None, *, reference: str = "", outcome: str 
     if outcome == FIXED:
         return _move(asset, user, allowed=(S.REPAIRING,), to=lambda card: _previous_status(card, AssetEventCode.REPAIR),
                      code=AssetEventCode.REPAIRED, what="办理修复", note=note, reference=reference,
-                     check_permission=check_permission)
+                     check_permission=check_permission, while_pending="note")
     verdict = "维修结论：无法修复，待处置" + (f"。{_text(note)}" if _text(note) else "")
+    # A repair's verdict is a fact the repairs app must be able to record; the waiting transfer will then be
+    # refused at approval (a card 待处置 cannot be transferred) and the note tells the keeper why.
     return _move(asset, user, allowed=(S.REPAIRING,), to=S.PENDING_DISPOSAL, code=AssetEventCode.DAMAGE,
-                 what="登记无法修复", note=verdict, reference=reference, check_permission=check_permission)
+                 what="登记无法修复", note=verdict, reference=reference, check_permission=check_permission,
+                 while_pending="note")
+
+
+def _close_loan_as_lost(card: Asset, user, note: str, reference: str) -> tuple[str, str]:
+    """A lent card is reported lost: its open loan ends as 丢失 (no longer 借用中 nor overdue) and its due-date
+    reminders are completed. Returns the ``lose`` event's note and reference (the loan number)."""
+    loan = custody.open_loan(card)
+    if loan is None:
+        return note, reference
+    from houqin.assets.models import LoanCondition
+    from houqin.core.reminders import complete_reminder
+
+    loan = type(loan).objects.select_for_update().get(pk=loan.pk)
+    loan.returned_at = timezone.now()
+    loan.returned_to = user if getattr(user, "is_authenticated", False) else None
+    loan.return_condition = LoanCondition.LOST
+    loan.return_note = (f"借出期间丢失：{note}" if note else "借出期间丢失")[:200]
+    loan.save(update_fields=["returned_at", "returned_to", "return_condition", "return_note", "updated_at",
+                             "search_index"])
+    complete_reminder(loan, key=custody.LOAN_REMINDER)
+    complete_reminder(loan, key=custody.LOAN_BORROWER_REMINDER)
+    text = f"借出期间丢失（借用单 {loan.number}，借用人 {loan.borrower_display}），借用记录已结束"
+    return _with(note, text), reference or loan.number
 
 
 def mark_lost(asset: Asset, user, *, note: str = "", reference: str = "") -> Asset:
-    """登记丢失: the asset cannot be found. 在用/闲置 → 丢失 (a write-off is a disposal with the method 报损)."""
+    """登记丢失: the asset cannot be found. 在用/闲置/借出 → 丢失 (a write-off is a disposal with the method 报损).
+    A lent card's open loan is closed as 丢失 in the same transaction (``_close_loan_as_lost``)."""
     if not _text(note):
         raise ValidationError({"note": "请说明丢失的经过（何时、何地发现丢失）。"})
-    return _move(asset, user, allowed=(S.IN_USE, S.IDLE), to=S.LOST, code=AssetEventCode.LOSE, what="登记丢失",
-                 note=note, reference=reference)
+    return _move(asset, user, allowed=(S.IN_USE, S.IDLE, S.LENT), to=S.LOST, code=AssetEventCode.LOSE,
+                 what="登记丢失", note=note, reference=reference, then=_close_loan_as_lost)
+
+
+def _status_before_loss(card: Asset) -> str:
+    """The status a found card goes back to: the one before 丢失; for a card lost while lent, the status it had
+    before it was lent (its loan is closed)."""
+    event = card.events.filter(code=AssetEventCode.LOSE).order_by("-time", "-pk").only(
+        "status_before", "reference").first()
+    if event is not None and event.status_before == S.LENT:
+        from houqin.assets.models import AssetLoan
+
+        loan = AssetLoan.objects.filter(asset=card, number=event.reference).only("status_before").first()
+        return loan.status_before if loan is not None and loan.status_before in (S.IN_USE, S.IDLE) else S.IN_USE
+    return _previous_status(card, AssetEventCode.LOSE)
 
 
 def mark_found(asset: Asset, user, *, note: str = "", reference: str = "") -> Asset:
-    """找回: a lost asset is back, in the status it had before it was lost. 丢失 → 在用/闲置."""
-    return _move(asset, user, allowed=(S.LOST,), to=lambda card: _previous_status(card, AssetEventCode.LOSE),
+    """找回: a lost asset is back, in the status it had before it was lost (before it was lent, for a card lost
+    while lent). 丢失 → 在用/闲置."""
+    return _move(asset, user, allowed=(S.LOST,), to=_status_before_loss,
                  code=AssetEventCode.FOUND, what="办理找回", note=note, reference=reference)
 
 
@@ -315,6 +377,19 @@ def mark_damaged(asset: Asset, user, *, occurred_on, description: str, outcome: 
             raise ValidationError(refusal(card, "登记损坏"))
         if card.status == S.LENT and outcome != DamageOutcome.USABLE:
             raise ValidationError({"outcome": "借出中的资产请先办理归还，再登记送修或待处置。"})
+        reference, extra = _text(reference), []
+        waiting = custody.pending_transfer(card)
+        if waiting is not None:
+            if outcome == DamageOutcome.UNREPAIRABLE:  # 待处置 would leave the transfer unappliable
+                raise ValidationError({"outcome": custody.pending_refusal(waiting, "登记为无法修复（待处置）")
+                                       + "也可先登记为“送修”。"}, code="pending_transfer")
+            extra.append(custody.pending_note(waiting))
+        if card.status == S.LENT:
+            loan = custody.open_loan(card)
+            if loan is not None:  # the damage is the borrower's matter: the loan is named on both records
+                extra.insert(0, f"借出期间损坏（借用单 {loan.number}，借用人 {loan.borrower_display}）")
+                reference = reference or loan.number
+        extra = "；".join(extra)
         before = card.status
         after = {DamageOutcome.UNREPAIRABLE: S.PENDING_DISPOSAL, DamageOutcome.REPAIR: S.REPAIRING}.get(outcome, before)
         damage = AssetDamage(
@@ -323,18 +398,19 @@ def mark_damaged(asset: Asset, user, *, occurred_on, description: str, outcome: 
             responsible_detail=detail, outcome=outcome, status_before=before, status_after=after,
             compensation_status=CompensationStatus.UNPAID if amount else CompensationStatus.NONE,
             compensation_amount=amount, payer=payer, recorded_by=user if getattr(user, "is_authenticated", False)
-            else None, note=_text(note),
+            else None, note=_with(note, extra)[:200],
         )
         damage.save()
         # The card's history is read by everyone who may view the card: who is responsible and what they owe stay
         # in the damage ledger (损坏赔偿台账), which has its own permission.
-        summary = f"{description[:150]}（{DamageOutcome(outcome).label}）"
+        summary = _with(f"{description[:150]}（{DamageOutcome(outcome).label}）", extra)[:200]
         damage_after = S.PENDING_DISPOSAL if outcome == DamageOutcome.UNREPAIRABLE else before
         record_event(card, AssetEventCode.DAMAGE, user, changes=_status_change(before, damage_after),
-                     status_before=before, status_after=damage_after, note=summary, reference=_text(reference))
+                     status_before=before, status_after=damage_after, note=summary, reference=reference)
         if outcome == DamageOutcome.REPAIR:
             record_event(card, AssetEventCode.REPAIR, user, changes=_status_change(before, after),
-                         status_before=before, status_after=after, note="损坏送修", reference=_text(reference))
+                         status_before=before, status_after=after, note=_with("损坏送修", extra)[:200],
+                         reference=reference)
         if after != before:
             _set_status(card, after)
         _attach(damage, photos, user, "损坏照片")
@@ -343,7 +419,8 @@ def mark_damaged(asset: Asset, user, *, occurred_on, description: str, outcome: 
 
 
 def _locked_damage(damage: AssetDamage) -> AssetDamage:
-    return AssetDamage.objects.select_for_update(of=("self",)).select_related("asset").get(pk=damage.pk)
+    lock_rows(AssetDamage.objects.filter(pk=damage.pk))  # the row alone, then re-read with its joins
+    return AssetDamage.objects.select_related("asset").get(pk=damage.pk)
 
 
 def update_compensation(damage: AssetDamage, user, *, amount, payer: str = "") -> AssetDamage:
@@ -428,12 +505,16 @@ def life_warning(card: Asset, today: datetime.date) -> str:
             f"（{card.category.name}）")
 
 
-def disposal_problem(card: Asset, open_item: AssetDisposalItem | None = None) -> str:
-    """Why ``card`` cannot be put on a disposal request ("" if it can)."""
+def disposal_problem(card: Asset, open_item: AssetDisposalItem | None = None, waiting=None) -> str:
+    """Why ``card`` cannot be put on a disposal request ("" if it can). ``waiting``: its transfer pending approval
+    (``custody.pending_transfers_of``) — a card being transferred is not disposed of until that is decided."""
     if card.status not in DISPOSABLE:
         return f"当前为“{_label(card.status)}”。{HINTS.get(card.status, '')}".strip()
     if open_item is not None:
         return f"已在处置单 {open_item.disposal.number}（{open_item.disposal.get_status_display()}）中。"
+    if waiting is not None:
+        return (f"有一项调拨正在审批中（审批单 {custody.pending_number(waiting)}），审批完成前不能申请处置；"
+                "请先撤回或驳回该调拨申请。")
     return ""
 
 
@@ -450,11 +531,13 @@ def preview(cards: list[Asset], today: datetime.date | None = None) -> dict:
     cannot be added) the problem; the totals. Cards need ``category`` loaded."""
     today = today or timezone.localdate()
     open_items = open_items_of(cards)
+    waiting = custody.pending_transfers_of(cards)
     rows, total, net = [], Decimal("0"), Decimal("0")
     for card in cards:
         dep = card.depreciation(today)
         rows.append({"card": card, "net": dep.net, "age": _age_text(months_between(card.acquired_on, today)),
-                     "warning": life_warning(card, today), "problem": disposal_problem(card, open_items.get(card.pk))})
+                     "warning": life_warning(card, today), "problem": disposal_problem(card, open_items.get(card.pk),
+                                                                                    waiting.get(card.pk))})
         total += card.original_value
         net += dep.net
     return {"rows": rows, "total": total, "net": net, "warnings": [r["warning"] for r in rows if r["warning"]],
@@ -478,10 +561,11 @@ def _validate_request(errors: dict, *, method, reason, recipient, estimated_resi
 
 
 def _lock_cards(ids: list[int], org=None) -> list[Asset]:
-    cards = Asset.objects.select_for_update(of=("self",)).select_related("category").filter(pk__in=ids)
+    rows = Asset.objects.filter(pk__in=ids)
     if org is not None:
-        cards = cards.filter(org=org)  # another school's card is "not found", never named
-    return list(cards.order_by("number", "pk"))
+        rows = rows.filter(org=org)  # another school's card is "not found", never named
+    locked_ids = lock_rows(rows)  # the rows alone (pk order), then re-read with their joins
+    return list(Asset.objects.select_related("category").filter(pk__in=locked_ids).order_by("number", "pk"))
 
 
 def _check_cards(cards: list[Asset], wanted: list[int], org, user, exclude: AssetDisposal | None = None) -> None:
@@ -491,10 +575,11 @@ def _check_cards(cards: list[Asset], wanted: list[int], org, user, exclude: Asse
     if missing:
         problems.append(f"找不到资产（编号 {'、'.join(missing[:10])}）。")
     open_items = open_items_of(cards, exclude)
+    waiting = custody.pending_transfers_of(cards)
     for card in cards:
         if not user_can(user, "change", card):
             raise PermissionDenied("您没有处置这些资产的权限。")
-        problem = disposal_problem(card, open_items.get(card.pk))
+        problem = disposal_problem(card, open_items.get(card.pk), waiting.get(card.pk))
         if problem:
             problems.append(f"{card.number} {card.name}：{problem}")
     if problems:
@@ -614,7 +699,8 @@ def request_disposal(assets, user, *, org=None, method: str, reason: str, recipi
 
 
 def _locked_disposal(disposal: AssetDisposal) -> AssetDisposal:
-    return AssetDisposal.objects.select_for_update(of=("self",)).select_related("org", "approval").get(pk=disposal.pk)
+    lock_rows(AssetDisposal.objects.filter(pk=disposal.pk))  # the row alone, then re-read with its joins
+    return AssetDisposal.objects.select_related("org", "approval").get(pk=disposal.pk)
 
 
 def resubmit_disposal(disposal: AssetDisposal, user, *, assets=None, method: str | None = None,

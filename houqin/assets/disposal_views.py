@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from houqin.assets import actions
+from houqin.assets import actions, custody
 from houqin.assets import disposal as commands
 from houqin.assets.choices import AssetStatus
 from houqin.assets.filtersets import AssetFilterSet
@@ -361,8 +361,13 @@ class CardFormView(LoginRequiredMixin, View):
     def run(self, asset, form) -> str | None:
         raise NotImplementedError
 
+    pending_verb = ""  # set: a transfer waiting for approval refuses the command (shown before the form is filled)
+
     def show(self, asset, form):
         refusal = commands.refusal(asset, self.title) if asset.status not in self.allowed else ""
+        if not refusal and self.pending_verb:
+            waiting = custody.pending_transfer(asset)
+            refusal = custody.pending_refusal(waiting, self.pending_verb) if waiting is not None else ""
         return render(self.request, self.template_name, {
             "asset": asset, "form": form, "title": self.title, "intro": self.intro, "submit_label": self.submit_label,
             "refusal": refusal,
@@ -402,8 +407,10 @@ class LostView(CardFormView):
     title = "登记丢失"
     submit_label = "登记丢失"
     submit_style = "danger"
-    allowed = (S.IN_USE, S.IDLE)
-    intro = "资产转为“丢失”。找回后点“找回”恢复；确认无法找回的，申请处置（处置方式选“报损”）核销。"
+    allowed = (S.IN_USE, S.IDLE, S.LENT)
+    pending_verb = "登记丢失"
+    intro = ("资产转为“丢失”。借出中的资产登记丢失后，借用记录随之结束（记为“借出期间丢失”）。"
+             "找回后点“找回”恢复；确认无法找回的，申请处置（处置方式选“报损”）核销。")
 
     def run(self, asset, form):
         commands.mark_lost(asset, self.request.user, note=form.cleaned_data["note"])
@@ -669,23 +676,29 @@ def _url(name):
 
 
 for _action in (
-    actions.AssetAction("damage", "登记损坏", "ti ti-hammer", url=_url("asset_damage"), order=40, style="warning",
+    actions.AssetAction("damage", "登记损坏", "ti ti-hammer", url=_url("asset_damage"), order=40,
+                        style="outline-warning",
                         available=lambda a, u: a.status in (S.IN_USE, S.IDLE, S.LENT) and _can_change(a, u),
                         hint="损坏了？拍照登记，注明责任人和是否赔偿"),
-    actions.AssetAction("repair_done", "维修结束", "ti ti-tool", url=_url("asset_repair_done"), order=45,
-                        available=_repaired_here, hint="修好了或无法修复"),
-    actions.AssetAction("idle", "转为闲置", "ti ti-player-pause", url=_url("asset_idle"), order=50, method="post",
-                        available=lambda a, u: a.status == S.IN_USE and _can_change(a, u),
-                        confirm="确定将该资产转为闲置吗？"),
-    actions.AssetAction("reuse", "恢复在用", "ti ti-player-play", url=_url("asset_reuse"), order=50, method="post",
-                        available=lambda a, u: a.status == S.IDLE and _can_change(a, u),
-                        confirm="确定将该资产恢复为在用吗？"),
-    actions.AssetAction("lost", "登记丢失", "ti ti-question-mark", url=_url("asset_lost"), order=60,
-                        available=lambda a, u: a.status in (S.IN_USE, S.IDLE) and _can_change(a, u)),
-    actions.AssetAction("found", "找回", "ti ti-search", url=_url("asset_found"), order=60, method="post",
+    actions.AssetAction("repair_done", "维修结束", "ti ti-tool", url=_url("asset_repair_done"), order=15,
+                        style="primary", available=_repaired_here, hint="修好了或无法修复"),
+    actions.AssetAction("found", "找回", "ti ti-search", url=_url("asset_found"), order=15, method="post",
                         style="success", available=lambda a, u: a.status == S.LOST and _can_change(a, u),
-                        confirm="确定该资产已经找回了吗？"),
-    actions.AssetAction("dispose", "申请处置", "ti ti-recycle", url=_dispose_url, order=70, style="danger",
+                        confirm="确定该资产已经找回了吗？找回后恢复丢失前的状态。", hint="丢失的资产找到了"),
+    actions.AssetAction("idle", "转为闲置（原地存放）", "ti ti-player-pause", url=_url("asset_idle"), order=55,
+                        method="post", style="outline-secondary",
+                        available=lambda a, u: a.status == S.IN_USE and _can_change(a, u),
+                        confirm="确定将该资产转为闲置吗？资产仍放在原处，保管人不变；如要交回仓库，请用“退库入库”。",
+                        hint="暂时不用，仍放在原处、由原保管人保管"),
+    actions.AssetAction("reuse", "恢复在用", "ti ti-player-play", url=_url("asset_reuse"), order=12, method="post",
+                        style="outline-primary", available=lambda a, u: a.status == S.IDLE and _can_change(a, u),
+                        confirm="确定将该资产恢复为在用吗？使用部门、地点和保管人不变；交给新的部门或个人请用“领用”。",
+                        hint="原地恢复使用，使用部门和保管人不变"),
+    # Destructive commands last: on the card page they sit under 更多 (see templates/assets/_action_buttons.html).
+    actions.AssetAction("lost", "登记丢失", "ti ti-question-mark", url=_url("asset_lost"), order=960,
+                        style="outline-danger", hint="找不到了：转为“丢失”（借出中的，借用记录随之结束）",
+                        available=lambda a, u: a.status in (S.IN_USE, S.IDLE, S.LENT) and _can_change(a, u)),
+    actions.AssetAction("dispose", "申请处置", "ti ti-recycle", url=_dispose_url, order=970, style="outline-danger",
                         available=_may_dispose, where=("card",)),
 ):
     actions.register(_action)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from houqin.assets.custody import fingerprint
 from houqin.assets.forms import staff_choices
 from houqin.assets.models import AssetLoan, AssetTransfer, LoanCondition, TransferStatus
+from houqin.assets.models.custody import RETURN_CONDITIONS
 from houqin.core.filtersets import TenantFilterSet
 from houqin.core.models import Department, Room, RoomType
 from houqin.core.ui import ui_for
@@ -221,7 +222,7 @@ class LendForm(CommandForm):
 
 
 class LoanReturnForm(forms.Form):
-    condition = forms.ChoiceField(label="归还时资产状况", choices=LoanCondition.choices, initial=LoanCondition.GOOD,
+    condition = forms.ChoiceField(label="归还时资产状况", choices=RETURN_CONDITIONS, initial=LoanCondition.GOOD,
                                   widget=forms.RadioSelect)
     note = forms.CharField(label="归还说明", max_length=200, required=False,
                            help_text="有损坏时请写明损坏情况，归还后再登记损坏")
@@ -238,7 +239,7 @@ class LoanSignForm(forms.Form):
 
 
 # --- List filters (the lists, their exports and the API) -------------------------------------------------------------
-LOAN_STATES = (("open", "借用中"), ("returned", "已归还"), ("overdue", "逾期未还"))
+LOAN_STATES = (("open", "借用中"), ("returned", "已归还"), ("overdue", "逾期未还"), ("lost", "借出期间丢失"))
 
 
 class AssetLoanFilterSet(TenantFilterSet):
@@ -255,7 +256,9 @@ class AssetLoanFilterSet(TenantFilterSet):
         if value == "open":
             return queryset.filter(returned_at__isnull=True)
         if value == "returned":
-            return queryset.filter(returned_at__isnull=False)
+            return queryset.filter(returned_at__isnull=False).exclude(return_condition=LoanCondition.LOST)
+        if value == "lost":
+            return queryset.filter(returned_at__isnull=False, return_condition=LoanCondition.LOST)
         if value == "overdue":
             return queryset.filter(returned_at__isnull=True, due_on__lt=timezone.localdate())
         return queryset

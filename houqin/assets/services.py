@@ -33,10 +33,24 @@ def record_event(asset: Asset, code: str, user=None, *, changes: dict | None = N
     )
 
 
+def lock_rows(queryset) -> list[int]:
+    """Lock the rows of ``queryset`` (``SELECT id … FOR UPDATE``, no joins, in primary-key order so two commands
+    locking overlapping sets cannot deadlock) and return their ids.
+
+    The pattern for every command: lock the row(s) alone, then re-read them with their joins. A ``FOR UPDATE`` on a
+    query with ``select_related`` outer joins is refused by PostgreSQL for the nullable side, and after waiting for
+    another transaction it re-checks only the locked row: joined rows could be stale. The plain re-read after the
+    lock is a new statement, so under READ COMMITTED it sees everything committed before the lock was granted."""
+    return list(queryset.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def locked(asset: Asset) -> Asset:
     """The card re-read with a row lock (PostgreSQL; SQLite serialises writers), for a command to check its status
-    against what is stored now, not what the caller saw."""
-    return Asset.objects.select_for_update().select_related("category", "org").get(pk=asset.pk)
+    against what is stored now, not what the caller saw. The row is locked alone, then read with its joins."""
+    pk = getattr(asset, "pk", asset)
+    if not lock_rows(Asset.objects.filter(pk=pk)):
+        raise Asset.DoesNotExist(f"Asset {pk} does not exist")
+    return Asset.objects.select_related("category", "org").get(pk=pk)
 
 
 def register_asset(asset: Asset, user=None, *, number: str | None = None, registered_on: datetime.date | None = None,

@@ -168,7 +168,8 @@ def scope_text(stocktake: Stocktake) -> str:
 
 # --- Locks ----------------------------------------------------------------------------------------------------------
 def _locked(stocktake: Stocktake) -> Stocktake:
-    return Stocktake.objects.select_for_update().select_related("org").get(pk=stocktake.pk)
+    services.lock_rows(Stocktake.objects.filter(pk=stocktake.pk))  # the row alone, then re-read with its joins
+    return Stocktake.objects.select_related("org").get(pk=stocktake.pk)
 
 
 def _shared_status(stocktake: Stocktake) -> str:
@@ -544,15 +545,30 @@ def finish(stocktake: Stocktake, user, comment: str = "") -> Stocktake:
     return stocktake
 
 
+def loans_at(asset_ids, when=None) -> dict:
+    """{asset id: its loan open at ``when`` (None: now)} — a card not seen because it was lent out (one query)."""
+    from houqin.assets.models import AssetLoan
+
+    loans = AssetLoan.objects.filter(asset_id__in=list(asset_ids))
+    if when is None:
+        loans = loans.filter(returned_at__isnull=True)
+    else:
+        loans = loans.filter(Q(returned_at__isnull=True) | Q(returned_at__gt=when), lent_at__lte=when)
+    return {loan.asset_id: loan for loan in loans.order_by("lent_at", "pk")}
+
+
 def _proposed_adjustments(stocktake: Stocktake) -> list[StocktakeAdjustment]:
     rows = []
-    lines = (StocktakeLine.objects.filter(stocktake=stocktake).exclude(result=LineResult.MATCHED)
-             .select_related("expected_room", "found_room__campus", "found_room__building").order_by("asset_number"))
+    lines = list(StocktakeLine.objects.filter(stocktake=stocktake).exclude(result=LineResult.MATCHED)
+                 .select_related("expected_room", "found_room__campus", "found_room__building")
+                 .order_by("asset_number"))
+    # A card not seen but lent out with an open loan is where the loan says: 借出中, not 盘亏 (no adjustment).
+    on_loan = loans_at(line.asset_id for line in lines if line.result == LineResult.MISSING)
     for line in lines:
         common = {"org_id": stocktake.org_id, "stocktake": stocktake, "line": line, "asset_id": line.asset_id}
         name = f"{line.asset_number} {line.asset_name}"
         if line.result == LineResult.MISSING:
-            if line.book_status != AssetStatus.LOST:
+            if line.book_status != AssetStatus.LOST and line.asset_id not in on_loan:
                 rows.append(StocktakeAdjustment(
                     **common, kind=AdjustmentKind.LOSE, status_before=line.book_status, status_after=AssetStatus.LOST,
                     value=line.original_value, description=f"{name}：盘亏，账面在“{line.expected_room_name}”"[:200]))
@@ -589,9 +605,11 @@ def post_adjustments(stocktake: Stocktake, user) -> Stocktake:
         adjustments = list(StocktakeAdjustment.objects.filter(stocktake=stocktake, posted_at__isnull=True)
                            .select_related("room_before__campus", "room_before__building", "room_after__campus",
                                            "room_after__building").order_by("pk"))
+        _refuse_pending_transfers(adjustments)
         wanted = Q(pk__in=StocktakeLine.objects.filter(stocktake=stocktake, counted_at__isnull=False)
                    .values("asset_id")) | Q(pk__in=[a.asset_id for a in adjustments if a.asset_id])
-        cards = {c.pk: c for c in Asset.objects.select_for_update(of=("self",)).filter(wanted)
+        card_ids = services.lock_rows(Asset.objects.filter(wanted))  # the rows alone, then re-read with joins
+        cards = {c.pk: c for c in Asset.objects.filter(pk__in=card_ids)
                  .select_related("room__campus", "room__building")}
         now = timezone.now()
         for line in counted:
@@ -613,10 +631,28 @@ def post_adjustments(stocktake: Stocktake, user) -> Stocktake:
     return stocktake
 
 
+def _refuse_pending_transfers(adjustments) -> None:
+    """Refuse the approval while a card to be changed has a transfer waiting for approval: the two would change the
+    same card's place or status (the approver decides the transfer first; the reason names the requests)."""
+    from houqin.assets import custody
+
+    ids = {a.asset_id for a in adjustments if a.asset_id and a.kind != AdjustmentKind.REGISTER}
+    waiting = custody.pending_transfers_of(ids) if ids else {}
+    if waiting:
+        names = dict(Asset.objects.filter(pk__in=waiting).values_list("pk", "number"))
+        listed = "、".join(f"{names.get(pk, pk)}（审批单 {custody.pending_number(t)}）"
+                          for pk, t in sorted(waiting.items())[:10])
+        more = f"等 {len(waiting)} 项" if len(waiting) > 10 else ""
+        raise ValidationError(f"以下资产有调拨正在审批中：{listed}{more}。请先审批或撤回这些调拨，再审批盘点差异。",
+                              code="pending_transfer")
+
+
 def _apply(card: Asset, adjustment: StocktakeAdjustment, user, reference: str, now):
     """Change one card as the adjustment says and write its ``adjust`` event (None: nothing to change)."""
     if card.status == AssetStatus.DISPOSED or card.disposed_on is not None:
         return None  # written off meanwhile: nothing left to adjust
+    if card.status == AssetStatus.LENT and adjustment.kind != AdjustmentKind.MOVE:
+        return None  # lent out since the count: the loan says where it is; its status follows the return
     before = history.snapshot(card, ("room", "status"))
     status_before = card.status
     if adjustment.kind == AdjustmentKind.MOVE:
@@ -697,13 +733,15 @@ class ReportRow:
     missing: int = 0
     pending: int = 0
     moved_in: int = 0
+    on_loan: int = 0  # not seen, lent out with an open loan: 借出中, not 盘亏
     surplus: int = 0
     missing_value: Decimal = Decimal("0")
     surplus_value: Decimal = Decimal("0")
 
     @property
     def rate(self) -> Decimal | None:
-        return match_rate(self.matched, self.expected)
+        # A card out on a signed loan is accounted for: it counts as 账实相符.
+        return match_rate(self.matched + self.on_loan, self.expected)
 
 
 def match_rate(matched: int, expected: int) -> Decimal | None:
@@ -765,9 +803,35 @@ def report(stocktake: Stocktake) -> Report:
             r.surplus_value += s.estimated_value
     differences = list(lines.exclude(result=LineResult.MATCHED).select_related(
         "found_room__campus", "found_room__building").order_by("result", "expected_room_name", "asset_number"))
+    _mark_on_loan(stocktake, differences, total, rooms, departments)
     adjustments = list(StocktakeAdjustment.objects.filter(stocktake=stocktake).order_by("kind", "pk"))
     return Report(stocktake, total, sorted(rooms.values(), key=lambda r: r.name),
                   sorted(departments.values(), key=lambda r: r.name), differences, surpluses, adjustments)
+
+
+def _mark_on_loan(stocktake: Stocktake, differences, total: ReportRow, rooms: dict, departments: dict) -> None:
+    """Lines 盘亏 whose card was lent out when counting ended (or now, before that) get ``line.loan`` and move from
+    盘亏 to 借出中 in the figures (one query). Cards not counted while counting goes on stay 未盘."""
+    missing = [line for line in differences if line.result == LineResult.MISSING
+               and line.book_status != AssetStatus.LOST]
+    loans = loans_at((line.asset_id for line in missing), stocktake.finished_at) if missing else {}
+    missing_ids = {line.pk for line in missing}
+    for line in differences:
+        line.loan = loans.get(line.asset_id) if line.pk in missing_ids else None
+        if line.loan is None:
+            continue
+        for row in (total, rooms.get(line.expected_room_id), departments.get(line.department_id)):
+            if row is not None:
+                row.missing -= 1
+                row.on_loan += 1
+                row.missing_value -= line.original_value
+
+
+def on_loan_count(stocktake: Stocktake) -> int:
+    """How many 盘亏 lines were lent out when counting ended — 借出中, not 盘亏 (two queries)."""
+    ids = list(StocktakeLine.objects.filter(stocktake=stocktake, result=LineResult.MISSING)
+               .exclude(book_status=AssetStatus.LOST).values_list("asset_id", flat=True))
+    return len(loans_at(ids, stocktake.finished_at)) if ids else 0
 
 
 def result_counts(stocktake: Stocktake) -> Counter:

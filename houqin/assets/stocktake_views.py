@@ -210,6 +210,9 @@ class StocktakeDetailView(ObjectDetailView):
         if obj.status in (StocktakeStatus.REVIEW, StocktakeStatus.DONE):
             adjustments = list(obj.adjustments.select_related("asset", "surplus").order_by("kind", "pk")[:200])
         expected = obj.expected_count
+        on_loan = services.on_loan_count(obj) if counts.get(LineResult.MISSING) else 0
+        if on_loan:
+            counts[LineResult.MISSING] -= on_loan
         context = {
             **self.base_context(),
             "object": obj,
@@ -217,7 +220,8 @@ class StocktakeDetailView(ObjectDetailView):
             "counters": counters,
             "counts": {r: counts.get(r, 0) for r in LineResult.values},
             "counted": sum(counts.get(r, 0) for r in (LineResult.MATCHED, LineResult.MOVED, LineResult.STATUS)),
-            "rate": services.match_rate(counts.get(LineResult.MATCHED, 0), expected),
+            "rate": services.match_rate(counts.get(LineResult.MATCHED, 0) + on_loan, expected),
+            "on_loan": on_loan,
             "surplus_count": obj.surpluses.count(),
             "rooms": rooms,
             "adjustments": adjustments,
@@ -594,12 +598,13 @@ def _pct(rate) -> str:
     return "—" if rate is None else f"{rate}%"
 
 
-ROW_HEADER = ["账面数量", "相符", "位置不符", "状态不符", "盘亏", "未盘", "他处盘入", "盘盈", "盘亏原值（元）",
-              "盘盈估值（元）", "账卡物相符率"]
+ROW_HEADER = ["账面数量", "相符", "位置不符", "状态不符", "盘亏", "借出中", "未盘", "他处盘入", "盘盈",
+              "盘亏原值（元）", "盘盈估值（元）", "账卡物相符率"]
 
 
 def _row_values(row: services.ReportRow) -> list:
-    return [row.expected, row.matched, row.moved, row.status, row.missing, row.pending, row.moved_in, row.surplus,
+    return [row.expected, row.matched, row.moved, row.status, row.missing, row.on_loan, row.pending, row.moved_in,
+            row.surplus,
             float(row.missing_value), float(row.surplus_value), _pct(row.rate)]
 
 
@@ -621,9 +626,10 @@ def write_report(stocktake: Stocktake, data: services.Report, fileobj) -> None:
         ("计划日期", f"{stocktake.planned_start:%Y-%m-%d} 至 {stocktake.planned_end:%Y-%m-%d}"),
         ("账面数量", total.expected), ("账面原值（元）", float(stocktake.expected_value)),
         ("相符", total.matched), ("位置不符", total.moved), ("状态不符", total.status), ("盘亏", total.missing),
-        ("未盘", total.pending), ("盘盈（项）", total.surplus), ("盘亏原值（元）", float(total.missing_value)),
+        ("借出中（不作盘亏）", total.on_loan), ("未盘", total.pending), ("盘盈（项）", total.surplus),
+        ("盘亏原值（元）", float(total.missing_value)),
         ("盘盈估值（元）", float(total.surplus_value)), ("账卡物相符率", _pct(total.rate)),
-        ("计算方法", "账卡物相符率 = 相符数 ÷ 账面数量 × 100%"),
+        ("计算方法", "账卡物相符率 = （相符数 + 借出中）÷ 账面数量 × 100%"),
     ):
         summary.append([label, _safe(value) if isinstance(value, str) else value])
         summary.cell(row=summary.max_row, column=1).font = bold
@@ -637,7 +643,8 @@ def write_report(stocktake: Stocktake, data: services.Report, fileobj) -> None:
     ws.append(["资产编号", "资产名称", "品牌型号", "盘点结果", "账面位置", "实存位置", "账面状态", "实物状态",
                "使用部门", "保管人", "原值（元）", "盘点人", "盘点时间"])
     for line in data.differences:
-        ws.append([_safe(line.asset_number), _safe(line.asset_name), _safe(line.spec), line.get_result_display(),
+        result = f"借出中（借用单 {line.loan.number}）" if getattr(line, "loan", None) else line.get_result_display()
+        ws.append([_safe(line.asset_number), _safe(line.asset_name), _safe(line.spec), _safe(result),
                    _safe(line.expected_room_name), _safe(line.found_room.full_name if line.found_room_id else ""),
                    line.get_book_status_display(), line.found_status_display, _safe(line.department_name),
                    _safe(line.custodian_name), float(line.original_value), _safe(line.counted_by_name),
@@ -702,7 +709,7 @@ def _card_action_available(asset, user) -> bool:
 
 actions.register(actions.AssetAction(
     "stocktake", "盘点", "ti ti-clipboard-check", url=lambda asset: reverse("assets:stocktake_card", args=[asset.pk]),
-    available=_card_action_available, order=60, style="primary", hint="本资产在进行中的盘点里：确认它在哪里",
+    available=_card_action_available, order=25, style="primary", hint="本资产在进行中的盘点里：确认它在哪里",
 ))
 
 

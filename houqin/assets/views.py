@@ -47,8 +47,35 @@ class AssetEditView(ObjectEditView):
                                  initial=initial)
 
 
+# Detail rows shown only when filled: most cards have no serial number, invoice or building structure, and a page
+# of “—” hides what matters (on a phone especially). The edit form still has them all.
+OPTIONAL_DETAILS = frozenset({"brand", "model", "serial_no", "structure", "area_m2", "funding_source", "supplier",
+                              "invoice_no", "voucher_no", "warranty_until", "disposed_on", "note"})
+
+
+class _DetailFieldsOf:
+    """The card's ModelUI with the detail rows of this card (everything else delegated)."""
+
+    def __init__(self, ui, detail_fields):
+        self._ui, self.detail_fields = ui, detail_fields
+
+    def __getattr__(self, name):
+        return getattr(self._ui, name)
+
+
 class AssetDetailView(ObjectDetailView):
     template_name = "assets/asset_detail.html"
+
+    def get(self, request, *args, **kwargs):
+        obj = self._card = self.get_object("view")
+        fields = tuple(name for name in (self.ui.detail_fields or ())
+                       if name not in OPTIONAL_DETAILS or getattr(obj, name) not in (None, ""))
+        self.ui = _DetailFieldsOf(self.ui, fields)
+        return super().get(request, *args, **kwargs)
+
+    def get_object(self, action: str = "view"):
+        card = getattr(self, "_card", None)
+        return card if card is not None and action == "view" else super().get_object(action)
 
 
 class AssetListView(ObjectListView):

@@ -25,6 +25,7 @@ from houqin.assets import custody
 from houqin.assets.forms import staff_choices
 from houqin.assets.forms_custody import AssetLoanFilterSet, AssetTransferFilterSet
 from houqin.assets.models import AssetLoan, AssetTransfer, LoanCondition
+from houqin.assets.models.custody import RETURN_CONDITIONS
 from houqin.core.api.router import router
 from houqin.core.api.serializers import AUDIT_FIELDS, TenantSerializer
 from houqin.core.api.viewsets import TenantReadOnlyViewSet
@@ -39,7 +40,8 @@ class AssetLoanSerializer(TenantSerializer):
     """借用单：借出与归还由资产的 lend / return_loan 操作写入，此处只读。"""
 
     asset_display = serializers.CharField(source="asset.__str__", read_only=True, label="资产")
-    state = serializers.CharField(read_only=True, label="状态（open 借用中 / overdue 已逾期 / returned 已归还）")
+    state = serializers.CharField(read_only=True,
+                                  label="状态（open 借用中 / overdue 已逾期 / returned 已归还 / lost 借出期间丢失）")
     is_overdue = serializers.BooleanField(read_only=True, label="是否逾期")
 
     class Meta:
@@ -65,7 +67,7 @@ class AssetTransferSerializer(TenantSerializer):
 
 
 class AssetLoanViewSet(TenantReadOnlyViewSet):
-    """借用台账：资产的借出与归还记录（含逾期）。筛选 ``state=open|overdue|returned``。"""
+    """借用台账：资产的借出与归还记录（含逾期）。筛选 ``state=open|overdue|returned|lost``。"""
 
     queryset = AssetLoan.objects.all()
     serializer_class = AssetLoanSerializer
@@ -166,7 +168,7 @@ class LendInput(_CardCommandInput):
 class ReturnLoanInput(serializers.Serializer):
     """归还：资产恢复借出前的状态；有损坏时须说明，再另行登记损坏。"""
 
-    condition = serializers.ChoiceField(choices=LoanCondition.choices, default=LoanCondition.GOOD, label="归还状况")
+    condition = serializers.ChoiceField(choices=RETURN_CONDITIONS, default=LoanCondition.GOOD, label="归还状况")
     note = serializers.CharField(required=False, allow_blank=True, max_length=200, label="归还说明")
     signature = serializers.CharField(required=False, allow_blank=True, max_length=800_000,
                                       label="归还人签字（可选，data:image/png;base64,…）")

@@ -31,6 +31,12 @@ TRANSFER_PREFIX = "DB"  # 调拨单号 DB-2026-00001
 class LoanCondition(models.TextChoices):
     GOOD = "good", "完好"
     DAMAGED = "damaged", "有损坏"
+    LOST = "lost", "丢失"  # set by disposal.mark_lost on a lent card, not offered on the return form
+
+
+# What a keeper may choose when a card comes back (丢失 is written only by 登记丢失).
+RETURN_CONDITIONS = [(LoanCondition.GOOD.value, LoanCondition.GOOD.label),
+                     (LoanCondition.DAMAGED.value, LoanCondition.DAMAGED.label)]
 
 
 class TransferStatus(models.TextChoices):
@@ -118,12 +124,12 @@ class AssetLoan(TenantModel):
     @property
     def state(self) -> str:
         if self.returned_at is not None:
-            return "returned"
+            return "lost" if self.return_condition == LoanCondition.LOST else "returned"
         return "overdue" if self.is_overdue else "open"
 
     @property
     def state_display(self) -> str:
-        return {"returned": "已归还", "overdue": "已逾期", "open": "借用中"}[self.state]
+        return {"returned": "已归还", "lost": "借出期间丢失", "overdue": "已逾期", "open": "借用中"}[self.state]
 
     @property
     def borrower_display(self) -> str:

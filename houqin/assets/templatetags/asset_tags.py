@@ -28,6 +28,15 @@ def asset_actions(context, asset, where="card"):
     return actions_for(asset, context["request"].user, where)
 
 
+@register.simple_tag(takes_context=True)
+def asset_action_menu(context, asset):
+    """The card page's actions as ``{"buttons": [...], "menu": [...]}`` (houqin.assets.actions.split)."""
+    from houqin.assets.actions import actions_for, split
+
+    buttons, menu = split(actions_for(asset, context["request"].user, "card"))
+    return {"buttons": buttons, "menu": menu}
+
+
 @register.filter
 def money(value) -> str:
     return plain(value) or "0.00"
