@@ -112,7 +112,7 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
     # P1: import (child processes), when the bench importer helpers are present.
     from houqin.bench import importing
 
-    results += importing.import_metrics(scale, workdir, keeper, log=log)
+    results += _guarded("P1", "import", importing.import_metrics, scale, workdir, keeper, log=log)
 
     # Web metrics under gunicorn + wrk.
     cookies = {"keeper": session_cookie(keeper), "bureau": session_cookie(bureau)}
@@ -159,12 +159,20 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
             results += load_metrics("P5.qr", "asset QR page", scan, baseline, p95_target=DETAIL_P95_MS,
                                     rps_ratio=DETAIL_RPS_RATIO)
 
-        results += _optional_metrics(scale, county, load, baseline, log=log)
+        results += _guarded("repairs", "repairs metrics", _optional_metrics, scale, county, load, baseline, log=log)
         if connection.vendor == "sqlite":
-            results += _lock_metric(base, county, scale, log=log)
+            results += _guarded("P7", "lock test", _lock_metric, base, county, scale, log=log)
     results.append(metric("phase.seconds", "this database's benchmark", time.perf_counter() - started, "s",
                           target="", ok=None))
     return {"db": connection.vendor, "scale": scale.describe(), "metrics": results}
+
+
+def _guarded(id_, name, func, *args, **kwargs) -> list[dict]:
+    """Run a group of metrics; an exception becomes one failed metric (the rest of the run still reports)."""
+    try:
+        return func(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 — reported, not hidden: the metric fails with the error
+        return [metric(id_, name, None, "", target="runs", ok=False, note=f"{type(exc).__name__}: {exc}"[:300])]
 
 
 def _lock_metric(base, county, scale, *, log) -> list[dict]:

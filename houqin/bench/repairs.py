@@ -121,6 +121,10 @@ def metrics(scale, county, load, baseline, *, log) -> list[dict]:
     results = []
     info = prepare(county)
     insert_orders(county, scale.orders_per_school, info["categories"], log=log)
+    from houqin.repairs.summary import rebuild_summary  # bulk COPY/executemany skip save(): rebuild the summary
+
+    started = time.perf_counter()
+    log(f"  维修日汇总：{rebuild_summary():,} 行（{time.perf_counter() - started:.1f} 秒）")
     cookies = {"head": session_cookie(info["head"])}
     log(f"[{connection.vendor}] P6 未完成工单列表……")
     open_list = load("orders_open", ["/repairs/workorders/?state=open", "/repairs/workorders/?state=new",
