@@ -51,6 +51,8 @@ class AssetFilterSet(TenantFilterSet):
         if room_ui is not None:
             self.filters["room"].queryset = room_ui.base_queryset(user)
         self.filters["category"].queryset = AssetCategory.objects.restrict(user, "view").order_by("path")
+        if "org" in self.filters:  # the rooms above, for someone who sees many schools: the chosen school's only
+            self.choices_of_one_school(data)
 
 
 class AssetCategoryFilterSet(TenantFilterSet):

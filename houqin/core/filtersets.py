@@ -22,6 +22,15 @@ class BaseFilterSet(django_filters.FilterSet):
                 flt.extra["widget"] = forms.Select(choices=YES_NO_ALL)
 
 
+def _has_org(model) -> bool:
+    """Rows that always belong to one school (shared rows, such as national categories, have no school)."""
+    try:
+        field = model._meta.get_field("org")
+    except Exception:  # noqa: BLE001 — FieldDoesNotExist: no org column
+        return False
+    return field.is_relation and not field.null
+
+
 class TenantFilterSet(BaseFilterSet):
     """Adds the free-text search ``q`` (text, pinyin initials, full pinyin) and a school filter, and narrows the
     choices of every related-object filter to rows the user may see, so a filter never lists another school's
@@ -44,6 +53,25 @@ class TenantFilterSet(BaseFilterSet):
         # The school filter only matters to someone who can see more than one school.
         if "org" in self.filters and self.filters["org"].queryset.count() <= 1:
             del self.filters["org"]
+        elif "org" in self.filters:
+            self.choices_of_one_school(data)
+
+    def choices_of_one_school(self, data) -> None:
+        """Someone who sees many schools (a county bureau: thousands of rooms, departments, people) chooses the
+        school first; the other related-object filters then offer that school's rows only."""
+        raw = (data or {}).get(f"{self.form_prefix}-org" if self.form_prefix else "org")
+        school = None
+        if raw and str(raw).isdigit():
+            school = self.filters["org"].queryset.filter(pk=int(raw)).values_list("pk", flat=True).first()
+        for name, flt in self.filters.items():
+            if name == "org" or getattr(flt, "queryset", None) is None:
+                continue
+            model = flt.queryset.model
+            if model._meta.label_lower == "core.organization" or not _has_org(model):
+                continue
+            flt.queryset = flt.queryset.filter(org_id=school) if school else flt.queryset.none()
+            if not school:
+                flt.extra["empty_label"] = "（请先选择学校）"
 
     def filter_q(self, queryset, name, value):
         for term in normalise_query(value).split(" ")[:5]:

@@ -86,6 +86,16 @@ class Page:
         return f"{self.count}+" if self.count_capped else str(self.count)
 
 
+def _fetch(ordered, limit: int) -> list:
+    """The first ``limit`` rows of an ordered queryset. With joined tables (``select_related``) the keys are chosen
+    first — ordered and limited over the narrow table and its indexes — and only those rows are joined: a database
+    that sorts before it limits (SQLite) would otherwise sort every joined row of a big table."""
+    if not ordered.query.select_related:
+        return list(ordered[:limit])
+    # One query: WHERE pk IN (SELECT pk … ORDER BY … LIMIT n) ORDER BY … — the outer sort has n rows to sort.
+    return list(ordered.filter(pk__in=ordered.values("pk")[:limit])[:limit])
+
+
 def paginate(queryset, *, order: str, per_page: int, cursor: str | None, count: bool = True) -> Page:
     """One keyset page of ``queryset`` ordered by ``order`` (a field path, '-' for descending) then pk."""
     descending = order.startswith("-")
@@ -114,7 +124,7 @@ def paginate(queryset, *, order: str, per_page: int, cursor: str | None, count: 
         ordering = [F(field).desc(nulls_last=True) if walk_desc else F(field).asc(nulls_first=True),
                     "-pk" if walk_desc else "pk"]
     try:
-        rows = list(qs.order_by(*ordering)[: per_page + 1])
+        rows = _fetch(qs.order_by(*ordering), per_page + 1)
     except (ValidationError, TypeError, ValueError) as exc:
         raise BadCursor("cursor value does not fit the sort column") from exc
     has_more = len(rows) > per_page
