@@ -73,9 +73,12 @@ def test_a_messy_file_with_bad_rows_is_refused_with_reasons(world, tmp_path):
     assert by_row[4].column == "I 列「金额」"
     assert by_row[4].message == "金额 4,890.00 元与 数量 × 单价（1 × 4,980.00 = 4,980.00 元）不符，相差 90.00 元。"
     assert by_row[5].column == "M 列「存放地点」" and by_row[5].message.startswith("系统中没有存放地点“不存在的教室”")
-    assert "导入时新建将在后续版本提供" in by_row[5].message
+    assert "勾选“创建这些部门/地点”" in by_row[5].message
     assert by_row[7].column == "L 列「使用部门」" and "系统中没有部门“后勤处”" in by_row[7].message
     assert result.created == 1  # the good row is counted, but the bad ones block the import
+    # The preview lists what the school does not have, with how many rows name it.
+    assert [(m.label, [i[:2] for i in m.items]) for m in result.missing] == [
+        ("使用部门", [("后勤处", 1)]), ("存放地点", [("不存在的教室", 1)])]
     outcome = commit(AssetImporter, data, world.head_a, world.a.org)
     assert not outcome.committed and not Asset.objects.exists() and not AssetEvent.objects.exists()
 

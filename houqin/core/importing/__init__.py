@@ -4,10 +4,11 @@ model's form → preview → commit all rows or none. See docs/importing.md for 
 Importers register themselves in ``houqin.core.importing.registry``; the one for places is in ``.locations``.
 """
 
-from houqin.core.importing.base import Action, Importer, ImportResult, RowError, commit, validate
+from houqin.core.importing.base import Action, Importer, ImportResult, Missing, RowError, commit, validate
 from houqin.core.importing.errors import CellError, ImportFileError
 from houqin.core.importing.limits import Limits
 from houqin.core.importing.mapping import ImportData, ImportField, build_data, load_data
+from houqin.core.importing.options import ImportOption
 from houqin.core.importing.reading import read_sheet
 from houqin.core.importing.registry import get_importer, register
 
@@ -17,9 +18,11 @@ __all__ = [
     "ImportData",
     "ImportField",
     "ImportFileError",
+    "ImportOption",
     "ImportResult",
     "Importer",
     "Limits",
+    "Missing",
     "RowError",
     "build_data",
     "commit",

@@ -5,7 +5,11 @@ An importer names its model, the ModelForm whose rules every row must pass, its 
 that finds the row to update. Rows are validated with that form — the same rules as the add/edit pages —
 and saved with ``Model.save()``, so the change log records every created and updated row.
 
-``commit(importer_class, data, user, org)`` is a plain function so that a background job can run it.
+Large registers set ``batch_size``: rows are then parsed, matched, validated and written one batch at a time (in
+the same transaction), so memory and queries grow with batches, not rows; and ``validate_with = "model"``
+validates rows with the model's field validators and ``clean()`` instead of building a form per row.
+
+``commit(importer_class, data, user, org, options=…)`` is a plain function so that a background job can run it.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from houqin.core import context
 from houqin.core.auth import user_can
 from houqin.core.importing.errors import CellError
 from houqin.core.importing.mapping import ImportData, ImportField, mapping_errors
-from houqin.core.importing.values import cell_text
+from houqin.core.importing.options import ImportOption, clean_options
+from houqin.core.importing.values import cell_text, parse_text
 
 MAX_CHANGES_SHOWN = 200
+NOT_VISIBLE = "导入后部分记录将不属于本单位或您无权查看，已取消导入。"
+_INF = float("inf")
 _FORM_CLASSES: dict[tuple, type] = {}
 
 
@@ -52,6 +59,16 @@ class Change:
 
 
 @dataclass
+class Missing:
+    """Values the file names that the system does not have yet (e.g. departments), listed on the preview with how
+    many rows use each, and what importing will do about them (an option may create them)."""
+
+    label: str  # what they are, e.g. "部门"
+    items: list[tuple[str, int, str]] = field(default_factory=list)  # (value as written, rows, what happens)
+    note: str = ""  # one line under the list
+
+
+@dataclass
 class ImportResult:
     total: int = 0
     created: int = 0
@@ -61,6 +78,7 @@ class ImportResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     extra: list[tuple[str, int]] = field(default_factory=list)  # e.g. ("新建校区", 1)
     changes: list[Change] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
     committed: bool = False
 
     @property
@@ -81,6 +99,8 @@ class ImportResult:
         data["changes"] = [Change(**c) for c in data.get("changes", [])]
         data["skipped"] = [tuple(s) for s in data.get("skipped", [])]
         data["extra"] = [tuple(x) for x in data.get("extra", [])]
+        data["missing"] = [Missing(m["label"], [tuple(i) for i in m.get("items", [])], m.get("note", ""))
+                           for m in data.get("missing", [])]
         return cls(**data)
 
 
@@ -88,8 +108,20 @@ class ImportResult:
 class ParsedRow:
     number: int
     values: dict[str, object]  # field name → parsed value (None: empty cell)
-    raw: dict[str, str]  # field name → the cell's text, for error messages
+    cells: list = field(default_factory=list, repr=False)  # the row's cells as read
+    columns: dict[str, int] = field(default_factory=dict, repr=False)  # field name → index in ``cells``
     ok: bool = True
+
+    def text(self, name: str) -> str:
+        """The text of the cell of field ``name`` ("" when the file has no such column)."""
+        index = self.columns.get(name)
+        return cell_text(self.cells[index]) if index is not None and index < len(self.cells) else ""
+
+    @functools.cached_property
+    def raw(self) -> dict[str, str]:
+        """Field name → the cell's text, for messages (worked out when first needed)."""
+        width = len(self.cells)
+        return {name: cell_text(self.cells[index]) if index < width else "" for name, index in self.columns.items()}
 
 
 @dataclass
@@ -178,12 +210,22 @@ class Importer:
     resolved_fields: ClassVar[tuple[str, ...]] = ()
     list_url_name: ClassVar[str | None] = None  # where the result page links to
     notes: ClassVar[tuple[str, ...]] = ()  # extra lines for the template's instructions sheet
+    options: ClassVar[tuple[ImportOption, ...]] = ()  # choices on the preview page (houqin.core.importing.options)
+    # None: all rows in one batch. A number: parse, match, validate and write that many rows at a time.
+    batch_size: ClassVar[int | None] = None
+    # "form": each row through ``form_class`` (its clean methods too). "model": the model's field validators and
+    # clean() only, without a form per row (the importer resolves every foreign key itself).
+    validate_with: ClassVar[str] = "form"
 
-    def __init__(self, user, org):
+    def __init__(self, user, org, options: dict | None = None):
         self.user = user
         self.org = org
+        self.raw_options = options or {}
+        self.options: dict = {}
         self.data: ImportData | None = None
+        self.writing = False  # run(write=True): this run saves what it plans
         self.result = ImportResult()
+        self._field_checks: dict[tuple, tuple] = {}  # (field, value) → the outcome of the field's rules
         self._seen_keys: dict[tuple, int] = {}
         self._matched: dict[int, int] = {}  # pk of an existing row → the file row that updates it
         self._progress = None
@@ -201,7 +243,11 @@ class Importer:
 
     @classmethod
     def field(cls, name: str) -> ImportField:
-        return next(f for f in cls.fields if f.name == name)
+        by_name = cls.__dict__.get("_fields_by_name")
+        if by_name is None:
+            by_name = {f.name: f for f in cls.fields}
+            cls._fields_by_name = by_name
+        return by_name[name]
 
     # --- Errors -----------------------------------------------------------------------------------------------
     def error(self, row: ParsedRow | int, message: str, field_name: str | None = None) -> None:
@@ -212,7 +258,7 @@ class Importer:
             if index is not None:
                 column = self.data.column_name(index)
             if isinstance(row, ParsedRow):
-                value = row.raw.get(field_name, "")
+                value = row.text(field_name)
                 value = value if len(value) <= 60 else value[:60] + "…"
         self.result.errors.append(RowError(number, column, message, value))
         if isinstance(row, ParsedRow):
@@ -224,81 +270,152 @@ class Importer:
 
         ``progress(done, total)`` is called as rows are checked (``1 … n`` of ``n``, or of ``2n`` with ``write``)
         and then as they are written (``n + 1 … 2n``; ``write`` calls ``row_written()`` per saved row).
+
+        With ``batch_size``, each batch is parsed, prepared, planned and (with ``write``, as long as no row has
+        failed) written before the next one; the caller's transaction makes it all or nothing.
         """
         self.data = data
+        self.writing = write
         self.result.skipped = list(data.skipped)
         if not self.can_import(self.user, self.org):
             self.error(0, f"您没有在本单位导入{self.title}的权限。")
             return self.result
         for problem in mapping_errors(data.mapping, self.fields, data):
             self.error(0, problem)
+        self.options, problems = clean_options(self.options_declared(), self.raw_options, self.user, self.org)
+        for problem in problems:
+            self.error(0, problem)
         if not self.result.ok:
             return self.result
-        rows = [self.parse(number, cells) for number, cells in data.rows]
-        rows = [r for r in rows if r is not None]
-        self.result.total = len(rows)
-        self.prepare([r for r in rows if r.ok])
-        plans = []
-        steps = len(rows) * (2 if write else 1)
-        self._progress, self._rows_total, self._written = progress, len(rows), 0
-        for done, row in enumerate(rows, start=1):
-            if progress is not None:
-                progress(done, steps)
-            if not row.ok:
-                continue
-            plan = self.plan(row)
-            if plan is None:
-                continue
-            plans.append(plan)
-            if plan.action == Action.CREATE:
-                self.result.created += 1
-            elif plan.action == Action.UPDATE:
-                self.result.updated += 1
-                if len(self.result.changes) < MAX_CHANGES_SHOWN:
-                    self.result.changes.append(Change(row.number, str(plan.instance), plan.changes))
-            else:
-                self.result.unchanged += 1
+        self._mapped_fields()
+        total = sum(1 for _, cells in data.rows if self.has_values(cells))
+        self.result.total = total
+        steps = total * (2 if write else 1)
+        self._progress, self._rows_total, self._written = progress, total, 0
+        self.setup()
+        done = 0
+        size = self.batch_size or len(data.rows) or 1
+        for start in range(0, len(data.rows), size):
+            rows = [self.parse(number, cells) for number, cells in data.rows[start:start + size]]
+            rows = [r for r in rows if r is not None]
+            self.prepare([r for r in rows if r.ok])
+            plans = []
+            for row in rows:
+                done += 1
+                if progress is not None:
+                    progress(done, steps)
+                if not row.ok:
+                    continue
+                plan = self.plan(row)
+                if plan is None:
+                    continue
+                plans.append(plan)
+                self.count(plan)
+            if write and self.result.ok:
+                saved = self.write(plans)
+                self.check_still_visible(saved)
+        self.finish()
         self.result.extra = self.extra_counts()
         self.result.errors.sort(key=lambda e: e.row)  # parsing and matching found them in two passes
-        if write and self.result.ok:
-            saved = self.write(plans)
-            self.check_still_visible(saved)
-            if progress is not None:
-                progress(steps, steps)
+        if write and self.result.ok and progress is not None:
+            progress(steps, steps)
         return self.result
+
+    def count(self, plan: Plan) -> None:
+        if plan.action == Action.CREATE:
+            self.result.created += 1
+        elif plan.action == Action.UPDATE:
+            self.result.updated += 1
+            if len(self.result.changes) < MAX_CHANGES_SHOWN:
+                self.result.changes.append(Change(plan.row.number, str(plan.instance), plan.changes))
+        else:
+            self.result.unchanged += 1
+
+    @classmethod
+    def options_declared(cls) -> tuple[ImportOption, ...]:
+        return cls.options
+
+    def has_values(self, cells: list) -> bool:
+        """Whether a data row fills any mapped column (``parse`` skips the others)."""
+        width = len(cells)
+        for index in self.data.mapping:
+            if index < width and cells[index] is not None and cell_text(cells[index]):
+                return True
+        return False
+
+    def setup(self) -> None:
+        """Once per run, before the first batch: load what every batch refers to (default: nothing)."""
+
+    def finish(self) -> None:
+        """Once per run, after the last batch (e.g. to list values the file names that the system lacks)."""
 
     def parse(self, number: int, cells: list) -> ParsedRow | None:
         """Read one row's mapped cells with the fields' parsers; None for a row whose mapped cells are empty."""
-        values: dict[str, object] = {}
-        raw: dict[str, str] = {}
-        for index, name in self.data.mapping.items():
-            value = cells[index] if index < len(cells) else None
-            raw[name] = cell_text(value)
-            values[name] = value
-        if not any(raw.values()):
-            return None
-        row = ParsedRow(number, {}, raw)
-        for f in self.fields:
-            if f.name not in values:
+        mapped = self._mapped_fields()
+        width = len(cells)
+        row = ParsedRow(number, {}, cells, self._columns)
+        values = row.values
+        unfilled = []  # required fields left empty: errors only if the row is not empty altogether
+        filled = False
+        for f, index, is_text in mapped:
+            value = cells[index] if index < width else None
+            if value.__class__ is str:
+                value = cell_text(value)  # trimmed
+                empty = not value
+            else:
+                empty = value is None or value.__class__ is float and (value != value or abs(value) == _INF)
+            if empty:
+                values[f.name] = None
+                if f.required:
+                    unfilled.append(f)
+                continue
+            filled = True
+            if is_text:  # parse_text gives the cell's text
+                values[f.name] = value if value.__class__ is str else cell_text(value)
                 continue
             try:
-                row.values[f.name] = f.parser(values[f.name]) if raw[f.name] else None
+                values[f.name] = f.parser(value)
             except CellError as exc:
                 self.error(row, exc.message, f.name)
                 continue
             except (ValueError, TypeError, ArithmeticError):  # a parser met something nobody foresaw
-                self.error(row, f"无法识别“{raw[f.name][:20]}”。", f.name)
+                self.error(row, f"无法识别“{row.raw[f.name][:20]}”。", f.name)
                 continue
-            if f.required and row.values[f.name] in (None, ""):
-                self.error(row, f"“{f.label}”必须填写。", f.name)
+            if f.required and values[f.name] in (None, ""):
+                unfilled.append(f)
+        if not filled:
+            return None
+        for f in unfilled:
+            self.error(row, f"“{f.label}”必须填写。", f.name)
         return row
 
+    def _mapped_fields(self) -> list[tuple[ImportField, int, bool]]:
+        """(field, column index, parsed as text) of the fields the file has a column for, in the order of
+        ``fields``."""
+        cached = getattr(self, "_mapped", None)
+        if cached is None or cached[0] is not self.data:
+            columns = {name: index for index, name in self.data.mapping.items()}
+            cached = (self.data, [(f, columns[f.name], f.parser is parse_text) for f in self.fields
+                                  if f.name in columns])
+            self._mapped = cached
+            self._columns = columns
+        return cached[1]
+
     def prepare(self, rows: list[ParsedRow]) -> None:
-        """Load what the rows refer to in a few queries (not one per row). Default: the existing rows by key."""
-        self.existing: dict[tuple, list] = {}
+        """Load what the rows refer to in a few queries (not one per row). Default: the existing rows by key —
+        all of them at once, or with ``batch_size`` and one key field, those whose key a row of the batch names.
+        Called once per batch (once in all without ``batch_size``)."""
         if not self.key_fields:
+            self.existing = {}
             return
         queryset = self.model.objects.restrict(self.user, "view").filter(org=self.org)
+        if self.batch_size and len(self.key_fields) == 1:
+            name = self.key_fields[0]
+            keys = sorted({self.key_text(r.values[name]) for r in rows if r.values.get(name) not in (None, "")})
+            queryset = queryset.filter(**{f"{name}__in": keys}) if keys else queryset.none()
+        elif getattr(self, "existing", None) is not None:
+            return  # all rows loaded by the first batch
+        self.existing = {}
         for obj in queryset:
             key = tuple(self.key_text(getattr(obj, name)) for name in self.key_fields)
             self.existing.setdefault(key, []).append(obj)
@@ -352,15 +469,22 @@ class Importer:
                 self.error(row, f"该{self.model._meta.verbose_name}已存在，您没有修改它的权限。")
                 return None
         before = None if adding else self.snapshot(instance)
-        form = self.validate_form(row, instance)
-        if form is None:
+        instance = self.validate_row(row, instance)
+        if instance is None:
             return None
         if adding:
-            return Plan(row, Action.CREATE, form.instance)
-        after = self.snapshot(form.instance)
+            return Plan(row, Action.CREATE, instance)
+        after = self.snapshot(instance)
         changes = [(label, before[name][1], text) for name, (value, text, label) in after.items()
                    if before[name][0] != value]
-        return Plan(row, Action.UPDATE if changes else Action.UNCHANGED, form.instance, changes)
+        return Plan(row, Action.UPDATE if changes else Action.UNCHANGED, instance, changes)
+
+    def validate_row(self, row: ParsedRow, instance):
+        """The validated instance (``validate_with``: the form, or the model's own rules); None after errors."""
+        if self.validate_with == "model":
+            return self.validate_model(row, instance)
+        form = self.validate_form(row, instance)
+        return None if form is None else form.instance
 
     # --- Forms --------------------------------------------------------------------------------------------------
     def form_fields(self) -> list[str]:
@@ -411,6 +535,84 @@ class Importer:
             return form
         self.form_errors(row, form)
         return None
+
+    def validate_model(self, row: ParsedRow, instance, names: list[str] | None = None):
+        """Set the row's values on ``instance`` and check them with the model's field validators (max length,
+        choices, minimum values …) and ``clean()``: the rules behind the form, without building a form per row.
+        Unique constraints are the importer's business (rows are matched by key); check constraints are left to
+        the database, so an importer using this must make sure its values satisfy them (via validators/clean)."""
+        names = self.form_fields() if names is None else names
+        adding = instance._state.adding
+        errors: dict[str | None, list[str]] = {}
+        values = row.values
+        memo = self._field_checks
+        for name, f, model_field, attname, is_bool, checked in self._model_specs(names):
+            value = values.get(name)
+            if value is None or value.__class__ is str and not value:
+                if adding and f.default is not None:
+                    value = f.default
+                elif not adding and f.keep_when_empty:
+                    continue
+                else:
+                    if is_bool:
+                        value = False
+                    elif not model_field.blank:
+                        errors.setdefault(name, []).append(f"“{f.label}”必须填写。")
+                        continue
+                    else:  # an empty value of a field that may be blank: nothing to check (as Model.clean_fields)
+                        setattr(instance, attname, None if model_field.null else "")
+                        continue
+            if not checked:
+                setattr(instance, attname, value)
+                continue
+            # A field's rules depend on its value only: a value met before is not checked again.
+            key = (name, value.__class__, value)
+            try:
+                outcome = memo.get(key)
+            except TypeError:  # an unhashable value (a JSON field)
+                key, outcome = None, None
+            if outcome is None:
+                try:
+                    outcome = (True, model_field.clean(value, instance))
+                except ValidationError as exc:
+                    outcome = (False, exc.messages)
+                if key is not None and len(memo) < 200_000:
+                    memo[key] = outcome
+            if outcome[0]:
+                setattr(instance, attname, outcome[1])
+            else:
+                errors.setdefault(name, []).extend(outcome[1])
+        try:
+            instance.clean()
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for name, messages in exc.message_dict.items():
+                    errors.setdefault(None if name == NON_FIELD_ERRORS else name, []).extend(messages)
+            else:
+                errors.setdefault(None, []).extend(exc.messages)
+        if not errors:
+            return instance
+        for name, messages in errors.items():
+            target = name if name is not None and self.data.column_of(name) is not None else None
+            for message in dict.fromkeys(messages):
+                self.error(row, message, target)
+        return None
+
+    def _model_specs(self, names: list[str]) -> list[tuple]:
+        """(name, import field, model field, attname, is a boolean, checked) per name, worked out once. Relations
+        are set as they are (the importer resolved them among what the user may see)."""
+        cache = getattr(self, "_model_specs_cache", None)
+        if cache is None or cache[0] != tuple(names):
+            meta = self.model._meta
+            specs = []
+            for name in names:
+                model_field = meta.get_field(name)
+                specs.append((name, self.field(name), model_field, model_field.attname,
+                              model_field.get_internal_type() == "BooleanField",
+                              not model_field.is_relation and not model_field.generated))
+            cache = (tuple(names), specs)
+            self._model_specs_cache = cache
+        return cache[1]
 
     def form_errors(self, row: ParsedRow, form, prefix: str = "", field_name: str | None = None) -> None:
         """Record the form's messages as row errors, each under its column (or all under ``field_name``)."""
@@ -474,15 +676,21 @@ class Importer:
             self._progress(min(self._rows_total + self._written, total), total)
 
     def check_still_visible(self, saved: list) -> None:
-        """Every written row must be one the importing user can see in this school (else roll back)."""
+        """Every written row must be one the importing user can see in this school (else roll back). ``write()``
+        may leave out rows it has checked itself (e.g. by reading their keys back through a restricted queryset,
+        see ``houqin.core.importing.bulk.insert_instances``)."""
         by_model: dict[type, set] = {}
         for obj in saved:
             by_model.setdefault(type(obj), set()).add(obj.pk)
         for model, pks in by_model.items():
             visible = model.objects.restrict(self.user, "view").filter(org=self.org, pk__in=pks).count()
             if visible != len(pks):
-                self.error(0, "导入后部分记录将不属于本单位或您无权查看，已取消导入。")
-                raise _Rollback
+                self.abort(NOT_VISIBLE)
+
+    def abort(self, message: str):
+        """Stop the import (inside ``commit``: roll everything back) with a message about the whole file."""
+        self.error(0, message)
+        raise _Rollback
 
     def extra_counts(self) -> list[tuple[str, int]]:
         """Further counts for the summary, e.g. parents created on the way."""
@@ -490,17 +698,20 @@ class Importer:
 
 
 # --- Operations ---------------------------------------------------------------------------------------------------
-def validate(importer_class: type[Importer], data: ImportData, user, org, progress=None) -> ImportResult:
-    """A dry run: every row parsed, matched and validated; nothing is written."""
-    return importer_class(user, org).run(data, write=False, progress=progress)
+def validate(importer_class: type[Importer], data: ImportData, user, org, progress=None,
+             options: dict | None = None) -> ImportResult:
+    """A dry run: every row parsed, matched and validated; nothing is written. ``options``: the import options
+    chosen on the preview page (by name; defaults for the others)."""
+    return importer_class(user, org, options=options).run(data, write=False, progress=progress)
 
 
-def commit(importer_class: type[Importer], data: ImportData, user, org, progress=None) -> ImportResult:
+def commit(importer_class: type[Importer], data: ImportData, user, org, progress=None,
+           options: dict | None = None) -> ImportResult:
     """Validate and write every row in one transaction; if any row is bad nothing is written.
 
     Runs as ``user`` in ``org`` (the change log records them), in the request or in a background job.
     """
-    importer = importer_class(user, org)
+    importer = importer_class(user, org, options=options)
     with _acting(user, org):
         try:
             with transaction.atomic():

@@ -17,6 +17,8 @@ HEADER_SCAN_ROWS = 30  # title rows, dates and notes above the header are skippe
 # A row below the data that starts with one of these (and has at most two filled cells) is a footer.
 _FOOTER_WORDS = ("合计", "总计", "小计", "填表人", "制表人", "填报人", "审核人", "负责人签字", "填表日期", "制表日期",
                  "注：", "注:", "说明：", "说明:", "备注：", "备注:")
+# A row whose first filled cell says this is a total (合计 57300 under the amounts), however many cells it fills.
+_TOTAL_ROW = re.compile(r"^(本页|本表|全部|总)?(合计|总计|小计|累计|共计)([:：(（].*)?$")
 
 
 @dataclass(frozen=True)
@@ -77,15 +79,70 @@ class HeaderMatcher:
         return self.exact.get(key) or self.loose.get(_without_brackets(key))
 
 
+def _score(headers, matcher: HeaderMatcher) -> int:
+    return len({matcher.match(h) for h in headers if h} - {None})
+
+
+def combine_headers(upper: list, lower: list, matcher: HeaderMatcher) -> list[str]:
+    """The headers of a two-row header: a cell merged over two columns in the upper row ("金额" over "单价" and
+    "金额", or "取得" over "日期" and "方式") and single cells merged down over both rows ("资产名称").
+
+    A merged cell keeps its text in its first column only, so an upper text also covers the columns to its right
+    whose upper cell is empty. A column takes its lower text if that names a known column, else the upper and the
+    lower text together ("取得" + "日期"); a column without lower text takes its upper text.
+    """
+    width = max(len(upper), len(lower))
+    headers: list[str] = []
+    group = ""
+    for index in range(width):
+        up = cell_text(upper[index]) if index < len(upper) else ""
+        low = cell_text(lower[index]) if index < len(lower) else ""
+        if up:
+            group = up
+        elif not low:
+            group = ""
+        if not low:
+            headers.append(up)
+        elif not group or group == low or matcher.match(low) is not None:
+            headers.append(low)
+        elif matcher.match(group + low) is not None:
+            headers.append(group + low)
+        else:
+            headers.append(f"{group}{low}")
+    return headers
+
+
+def _is_sub_header(cells: list) -> bool:
+    """A row that can be the second row of a header: text only (data rows have numbers or dates)."""
+    filled = [c for c in cells if cell_text(c)]
+    return bool(filled) and all(isinstance(c, str) for c in filled)
+
+
+def header_depth(sheet: Sheet, index: int, matcher: HeaderMatcher) -> int:
+    """2 if the row below the header row ``index`` completes it (a two-row header naming more known columns
+    together than either row alone), else 1."""
+    if index + 1 >= len(sheet.rows):
+        return 1
+    upper, lower = sheet.rows[index][1], sheet.rows[index + 1][1]
+    if not _is_sub_header(lower):
+        return 1
+    pair = _score(combine_headers(upper, lower, matcher), matcher)
+    alone = max(_score([cell_text(c) for c in upper], matcher), _score([cell_text(c) for c in lower], matcher))
+    return 2 if pair > alone else 1
+
+
 def find_header_row(sheet: Sheet, matcher: HeaderMatcher) -> int:
     """Index (in ``sheet.rows``) of the header row: the row among the first ones that names the most known
-    columns; failing that, the first row with two or more filled cells (a title row has one, merged)."""
+    columns (the upper one when the row above or below completes it as a two-row header); failing that, the
+    first row with two or more filled cells (a title row has one, merged)."""
     best, best_score = None, 0
     for index, (_, cells) in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
         score = len({matcher.match(c) for c in cells if cell_text(c)} - {None})
         if score > best_score:
             best, best_score = index, score
     if best is not None:
+        if best > 0 and header_depth(sheet, best - 1, matcher) == 2 and header_depth(sheet, best, matcher) == 1:
+            return best - 1  # the best row is the lower half of a two-row header
         return best
     for index, (_, cells) in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
         if sum(1 for c in cells if cell_text(c)) >= 2:
@@ -105,9 +162,10 @@ class ImportData:
     mapping: dict[int, str]
     rows: list[tuple[int, list]]
     col_offset: int = 0
-    header_row: int = 1  # the header's row number as the spreadsheet shows it
+    header_row: int = 1  # the header's (first) row number as the spreadsheet shows it
     header_index: int = 0  # the header's position among the sheet's rows
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    header_depth: int = 1  # 2 for a two-row header (merged cells above sub-headers)
 
     def column_name(self, index: int) -> str:
         """How the user finds the column: its letter in the spreadsheet and its header text."""
@@ -162,28 +220,41 @@ def mapping_errors(mapping: dict[int, str], fields: tuple[ImportField, ...], dat
 
 def build_data(sheet: Sheet, fields: tuple[ImportField, ...], header_index: int | None = None,
                mapping: dict[int, str] | None = None, max_rows: int | None = None) -> ImportData:
-    """Split a sheet into header and data rows and map the columns (automatically unless ``mapping`` is given)."""
+    """Split a sheet into header and data rows and map the columns (automatically unless ``mapping`` is given).
+
+    The header may span two rows (see ``combine_headers``); ``header_index`` is then its upper row. Empty rows,
+    total rows (合计/小计 …, wherever they are) and footer lines (填表人 …) are left out, the latter two listed in
+    ``skipped``."""
+    matcher = HeaderMatcher(fields)
     if header_index is None:
-        header_index = find_header_row(sheet, HeaderMatcher(fields))
+        header_index = find_header_row(sheet, matcher)
     header_number, header_cells = sheet.rows[header_index]
-    headers = [cell_text(c) for c in header_cells]
+    depth = header_depth(sheet, header_index, matcher)
+    if depth == 2:
+        headers = combine_headers(header_cells, sheet.rows[header_index + 1][1], matcher)
+    else:
+        headers = [cell_text(c) for c in header_cells]
     rows: list[tuple[int, list]] = []
     skipped: list[tuple[int, str]] = []
-    for number, cells in sheet.rows[header_index + 1:]:
-        texts = [cell_text(c) for c in cells]
-        filled = [t for t in texts if t]
-        if not filled:
+    for number, cells in sheet.rows[header_index + depth:]:
+        first = next((t for t in map(cell_text, cells) if t), None)
+        if first is None:
             continue
-        if len(filled) <= 2 and filled[0].startswith(_FOOTER_WORDS):
-            skipped.append((number, f"表尾“{filled[0][:20]}”，已忽略"))
+        if first[0] in "合总小累共本全":
+            folded = re.sub(r"\s+", "", first)
+            if _TOTAL_ROW.match(folded):
+                skipped.append((number, f"合计行“{folded[:20]}”，已忽略"))
+                continue
+        if first.startswith(_FOOTER_WORDS) and sum(1 for c in cells if cell_text(c)) <= 2:
+            skipped.append((number, f"表尾“{first[:20]}”，已忽略"))
             continue
-        rows.append((number, list(cells)))
+        rows.append((number, cells if isinstance(cells, list) else list(cells)))
     if max_rows is not None and len(rows) > max_rows:
         raise ImportFileError(f"数据超过 {max_rows:,} 行的上限，请分成几个文件导入。")
     width = max([len(headers), *(len(c) for _, c in rows)]) if rows else len(headers)
     headers += [""] * (width - len(headers))
     data = ImportData(headers=headers, mapping={}, rows=rows, col_offset=sheet.col_offset,
-                      header_row=header_number, header_index=header_index, skipped=skipped)
+                      header_row=header_number, header_index=header_index, skipped=skipped, header_depth=depth)
     data.mapping = dict(mapping) if mapping is not None else auto_mapping(headers, fields)
     return data
 

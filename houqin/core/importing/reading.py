@@ -90,16 +90,22 @@ def _sheet_rows(name: str, sheet, limits: Limits) -> Sheet:
         raise ImportFileError(too_large_message(limits, sheet.height, sheet.width))
     rows = []
     ceiling = limits.max_rows + 1000  # the data rows are counted exactly later; title rows come on top
+    # A register repeats its departments, rooms, units and names thousands of times: one string object per
+    # distinct text keeps a 100,000-row sheet small in memory.
+    shared: dict[str, str] = {}
+    share = shared.setdefault
     for cells in sheet.iter_rows():
-        rows.append(cells)
+        rows.append([share(v, v) if v.__class__ is str else v for v in cells])
         if len(rows) > ceiling:
             raise ImportFileError(too_large_message(limits, len(rows), sheet.width))
+        if len(shared) > 200_000:
+            shared.clear()
     # The reader yields rows from the sheet's first row, but columns from the first one used: number the rows
     # from the last one (``end``), which also holds if a future version starts at the first used row.
     end = sheet.end
     first_row = (end[0] + 1 - len(rows)) if end else 0
     col_offset = sheet.start[1] if sheet.start else 0
-    return Sheet(name, [(first_row + i + 1, list(cells)) for i, cells in enumerate(rows)], col_offset)
+    return Sheet(name, [(first_row + i + 1, cells) for i, cells in enumerate(rows)], col_offset)
 
 
 def decode_csv(data: bytes) -> str:

@@ -1,7 +1,8 @@
 """Uploaded files waiting between preview and commit.
 
 The file is kept on the server under ``DATA_DIR/imports/<random id>/`` (never in a web-served folder) with a
-small ``meta.json`` naming the importer, the user and the school it was uploaded for, and the column mapping.
+small ``meta.json`` naming the importer, the user and the school it was uploaded for, the column mapping and the
+import options chosen on the preview page.
 The id is also recorded in the uploader's session: another user — or the same user working in another
 school — gets a 404 for it. Staged files older than a day are deleted.
 
@@ -52,6 +53,7 @@ class StagedImport:
     created: float
     header_index: int | None = None
     mapping: dict[str, str] | None = None  # column index (as text, for JSON) → field name
+    options: dict | None = None  # import options chosen on the preview page (name → value)
     status: str = StagedStatus.STAGED
     result: dict | None = None
     job_id: int | None = None  # the background job committing it (the latest attempt)

@@ -1,9 +1,10 @@
 """The background job that commits a staged import.
 
 "确认导入" enqueues ``run_import`` with the staged upload's id; a worker (``houqin worker``) runs it as the user
-who clicked, in the school the file was uploaded for. The job reads the file again, checks every row again
-(the data may have changed since the preview) outside any transaction, then ``commit()`` validates and writes
-all rows in one transaction. On any error nothing is written and the job fails with the reasons in Chinese.
+who clicked, in the school the file was uploaded for, with the import options stored with the upload. The job
+reads the file again, checks every row again (the data may have changed since the preview) outside any
+transaction, then ``commit()`` validates and writes all rows in one transaction. On any error nothing is
+written and the job fails with the reasons in Chinese.
 
 Progress: ``2 × rows`` steps — the rows checked (first half), then re-checked and saved in the transaction
 (second half). On SQLite the second half becomes visible when the transaction commits.
@@ -100,7 +101,7 @@ def run_import(ctx, *, token: str, importer: str, done_url: str = "") -> dict:
 
     progress = _Progress(ctx)
     ctx.log("逐行检查数据")
-    checked = validate(importer_class, data, ctx.user, org, progress=progress.checking)
+    checked = validate(importer_class, data, ctx.user, org, progress=progress.checking, options=staged.options)
     if not checked.ok:
         ctx.log(f"检查未通过：{checked.error_rows} 行有错误")
         raise JobError(failure_message(checked))
@@ -108,7 +109,7 @@ def run_import(ctx, *, token: str, importer: str, done_url: str = "") -> dict:
         raise JobError("表头下方没有数据行，没有导入任何数据。")
 
     ctx.log(f"检查通过，共 {checked.total} 行；开始保存")
-    result = commit(importer_class, data, ctx.user, org, progress=progress.saving)
+    result = commit(importer_class, data, ctx.user, org, progress=progress.saving, options=staged.options)
     if not result.committed:
         raise JobError(failure_message(result))
 

@@ -24,6 +24,8 @@ _EXCEL_MAX_SERIAL = 2_958_465  # 9999-12-31
 
 def cell_text(value) -> str:
     """The text of a cell: integral numbers without '.0', dates as YYYY-MM-DD, full-width forms folded."""
+    if value.__class__ is str:  # most cells: the fast path
+        return value.replace("\u3000", " ").replace("\xa0", " ").strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -247,6 +249,13 @@ _DATE_PATTERNS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
+# A month without a day (registers often say 2019.9 or 2019年9月): the 1st of that month.
+_MONTH_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.](\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月份?$"),
+    re.compile(r"^(\d{4})(\d{2})$"),
+)
+_YEAR_MIN, _YEAR_MAX = 1900, 2100  # a number in this range is a year (2019) or a year.month (2019.9), not a serial
 
 
 def excel_serial_to_date(serial: float) -> datetime.date:
@@ -255,8 +264,31 @@ def excel_serial_to_date(serial: float) -> datetime.date:
     return _EXCEL_EPOCH + datetime.timedelta(days=int(serial))
 
 
+def _month_date(text: str, year: int, month: int) -> datetime.date:
+    if not 1 <= month <= 12:
+        raise CellError(f"“{text}”不是有效的日期（没有 {month} 月）。")
+    return datetime.date(year, month, 1)
+
+
+def _number_date(value: int | float) -> datetime.date:
+    """A number cell: an Excel serial, or a year (2019) or year.month (2019.9, 2019.12) typed as a number."""
+    if _YEAR_MIN <= value < _YEAR_MAX + 1:
+        text = repr(float(value))
+        year, _, fraction = text.partition(".")
+        if fraction in ("", "0"):
+            return datetime.date(int(year), 1, 1)
+        if len(fraction) > 2:
+            raise CellError(f"“{cell_text(value)}”不是有效的日期，请填写如 2019-09-01 或 2019年9月。")
+        return _month_date(cell_text(value), int(year), int(fraction))
+    return excel_serial_to_date(value)
+
+
 def parse_date(value) -> datetime.date | None:
-    """A date: 2019-09-01, 2019/9/1, 2019.09.01, 2019年9月1日, 20190901, an Excel date cell or serial number."""
+    """A date: 2019-09-01, 2019/9/1, 2019.09.01, 2019年9月1日, 20190901, an Excel date cell or serial number.
+
+    A month without a day (2019.9, 2019-09, 2019年9月, 201909, or 2019.9 typed as a number) is the 1st of that
+    month; a year alone (2019) is 1 January. Excel turns a typed 2019.10 into the number 2019.1: it reads as
+    January, which is why the template asks for dates like 2019-10-01."""
     if value is None:
         return None
     if isinstance(value, datetime.datetime):
@@ -266,7 +298,9 @@ def parse_date(value) -> datetime.date | None:
     if isinstance(value, bool):
         raise CellError("应填写日期，如 2019-09-01。")
     if isinstance(value, int | float):
-        return excel_serial_to_date(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise CellError("应填写日期，如 2019-09-01。")
+        return _number_date(value)
     text = cell_text(value)
     if not text:
         return None
@@ -284,6 +318,12 @@ def parse_date(value) -> datetime.date | None:
                 return datetime.date(year, month, day)
             except ValueError:
                 raise CellError(f"“{text}”不是有效的日期（{year} 年没有这一天）。") from None
+    for pattern in _MONTH_PATTERNS:
+        match = pattern.match(folded)
+        if match and _YEAR_MIN <= int(match.group(1)) <= _YEAR_MAX:
+            return _month_date(text, int(match.group(1)), int(match.group(2)))
+    if re.fullmatch(r"\d{4}年?", folded) and _YEAR_MIN <= int(folded[:4]) <= _YEAR_MAX:
+        return datetime.date(int(folded[:4]), 1, 1)
     raise CellError(f"无法识别日期“{text}”，请填写如 2019-09-01 或 2019年9月1日。")
 
 

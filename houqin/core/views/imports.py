@@ -33,6 +33,7 @@ from houqin.core.importing.base import Importer, ImportResult
 from houqin.core.importing.errors import ImportFileError
 from houqin.core.importing.locations import LocationImporter
 from houqin.core.importing.mapping import ImportData, load_data, mapping_errors
+from houqin.core.importing.options import clean_options, form_values, options_form
 from houqin.core.importing.staging import StagedImport, StagedStatus, discard, load_staged, stage_upload
 from houqin.core.importing.tasks import run_import
 from houqin.core.importing.template import build_template
@@ -199,10 +200,12 @@ class ImportPreviewView(ImportView):
         return self.show(staged, data)
 
     def post(self, request, token, *args, **kwargs):
-        """Apply the column mapping (or header row) chosen on the page."""
+        """Apply the column mapping (or header row), or the import options, chosen on the page."""
         staged = self.staged(token)
         if self.committing(staged):
             return redirect(self.url("_done", staged.token))
+        if "apply_options" in request.POST:
+            return self.apply_options(staged)
         try:
             data = self.load(staged)
         except ImportFileError as exc:
@@ -219,6 +222,19 @@ class ImportPreviewView(ImportView):
         staged.set_mapping(mapping)
         staged.save()
         messages.info(request, "已按您选择的对应关系重新检查。")
+        return redirect(self.url("_preview", staged.token))
+
+    def apply_options(self, staged: StagedImport):
+        form = options_form(self.importer.options_declared(), self.request.user, self.request.org, {},
+                            data=self.request.POST)
+        if form is None:
+            return redirect(self.url("_preview", staged.token))
+        if not form.is_valid():
+            messages.error(self.request, "导入选项有误，请重新选择。")
+            return redirect(self.url("_preview", staged.token))
+        staged.options = {**(staged.options or {}), **form_values(form)}
+        staged.save()
+        messages.info(self.request, "已按所选的导入选项重新检查。")
         return redirect(self.url("_preview", staged.token))
 
     def change_header_row(self, staged: StagedImport, header_row: str):
@@ -244,7 +260,12 @@ class ImportPreviewView(ImportView):
 
     def show(self, staged: StagedImport, data: ImportData):
         problems = mapping_errors(data.mapping, self.importer.fields, data)
-        result = None if problems else validate(self.importer, data, self.request.user, self.request.org)
+        user, org = self.request.user, self.request.org
+        result = None if problems else validate(self.importer, data, user, org, options=staged.options)
+        declared = self.importer.options_declared()
+        values, _ = clean_options(declared, staged.options, user, org)
+        form = options_form(declared, user, org, values)
+        shown = [f for f in form if f.field.show == "always" or (result and result.missing)] if form else []
         context = self.context(
             staged=staged,
             data=data,
@@ -256,6 +277,7 @@ class ImportPreviewView(ImportView):
             errors=result.errors[:MAX_ERRORS_SHOWN] if result else [],
             more_errors=max(len(result.errors) - MAX_ERRORS_SHOWN, 0) if result else 0,
             can_commit=bool(result and result.ok and not problems and result.total),
+            option_fields=shown,
             preview_url=self.url("_preview", staged.token),
             commit_url=self.url("_commit", staged.token),
             cancel_url=self.url("_cancel", staged.token),

@@ -1,0 +1,417 @@
+"""Writing many rows in a few queries, with the change log an importer's ``save()`` calls would have written.
+
+``Model.save()`` costs a query or two per row (the row, its change-log entry), and even Django's ``bulk_create``
+spends most of its time compiling each value into SQL. For a register of 100,000 rows an importer's ``write()``
+can instead use:
+
+* ``bulk_create_logged(objs)`` — insert new instances of one model (multi-row ``INSERT … RETURNING``: their
+  primary keys are set), filling the pinyin search column, and write a change-log "create" entry for each, the
+  same entries ``houqin.core.changelog`` writes on ``save()`` (who, request id, every field's value);
+* ``bulk_update_logged(objs)`` — save changed instances (loaded from the database) with ``bulk_update``, only the
+  fields that changed, and log each change with its before/after values;
+* ``insert_rows(model, columns, rows)`` — plain rows (tuples) for ledgers and logs written alongside, with one
+  ``executemany`` per batch (no instances, no primary keys back).
+
+Call them inside the import's transaction. They skip ``save()`` and the ``post_save`` signal: not for models whose
+``save()`` does more than fill the search column (``SearchableModel``); values go through each field's
+``get_db_prep_save``, so SQLite and PostgreSQL store what ``save()`` would.
+
+On SQLite Django assumes at most 999 parameters per query (the limit before SQLite 3.32); these helpers, and
+Django's bulk methods inside ``wide_batches()``, use the connection's real limit (Django 6 reads it the same way).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import operator
+import sqlite3
+from collections.abc import Iterable
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connections, router
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models import JSONField
+from django.utils import timezone
+
+from houqin.core import changelog, context
+from houqin.core.models.base import ChangeLoggedModel, SearchableModel
+from houqin.core.search import pinyin_forms
+
+BATCH_SIZE = 500
+# Field types whose Python values the database drivers do not take as they are.
+_PREPARED = {"DecimalField", "DateField", "DateTimeField", "TimeField", "JSONField", "UUIDField", "DurationField",
+             "BinaryField", "GenericIPAddressField"}
+
+
+def _params_limit(connection) -> int:
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        try:
+            return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except (AttributeError, sqlite3.Error):  # Python < 3.11 or a wrapped connection: Django's default
+            return connection.features.max_query_params
+    return connection.features.max_query_params or 65_535
+
+
+@contextlib.contextmanager
+def wide_batches(using: str = "default"):
+    """Within the block, Django's bulk methods on SQLite may use as many query parameters as the connection
+    allows (a batch of 500 rows is then one query, not eighteen)."""
+    connection = connections[using]
+    features = connection.features
+    limit = _params_limit(connection) if connection.vendor == "sqlite" else None
+    if not limit or limit <= features.max_query_params or "max_query_params" in features.__dict__:
+        yield
+        return
+    features.max_query_params = limit
+    try:
+        yield
+    finally:
+        del features.max_query_params
+
+
+_MEMO_LIMIT = 10_000
+# Field types whose values are str, int, bool, float, dict or list (or None): JSON takes them as they are.
+_NATIVE_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "URLField", "IntegerField", "BigIntegerField",
+                  "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField",
+                  "BooleanField", "FloatField", "JSONField", "AutoField", "BigAutoField", "SmallAutoField"}
+
+
+def _preparer(field, connection):
+    """A function turning a Python value of ``field`` into what the driver takes (None: the value as it is).
+    Values repeat in a register (prices, dates, the batch's timestamp): each distinct value is prepared once."""
+    kind = (field.target_field if field.is_relation else field).get_internal_type()
+    if kind not in _PREPARED:
+        return None
+    prep = field.get_db_prep_save
+    if kind == "JSONField" and connection.vendor == "sqlite" and type(connection.ops).adapt_json_value is \
+            BaseDatabaseOperations.adapt_json_value and type(field).get_prep_value is JSONField.get_prep_value:
+        encoder = field.encoder
+        empty_dict, empty_list = json.dumps({}, cls=encoder), json.dumps([], cls=encoder)
+
+        def dumped(value):  # what get_db_prep_save comes to on SQLite ({} and [], frequent, once)
+            if not value:
+                if value.__class__ is dict:
+                    return empty_dict
+                if value.__class__ is list:
+                    return empty_list
+            return json.dumps(value, cls=encoder)
+
+        return dumped
+    if kind in ("JSONField", "BinaryField"):
+        empty = {}  # many rows hold {} or []: prepared once
+
+        def prepared_json(value):
+            if value or value.__class__ not in (dict, list):
+                return prep(value, connection)
+            key = value.__class__
+            if key not in empty:
+                empty[key] = prep(value, connection)
+            return empty[key]
+
+        return prepared_json
+    memo: dict = {}
+
+    def prepared(value):
+        key = (value.__class__, value)
+        try:
+            return memo[key]
+        except KeyError:
+            result = memo[key] = prep(value, connection)
+            if len(memo) > _MEMO_LIMIT:
+                memo.clear()
+            return result
+
+    return prepared
+
+
+def _getter(attnames: list[str]):
+    """A function giving the values of ``attnames`` of an instance as a list, read from its ``__dict__`` (where
+    Django keeps loaded field values) without going through each field's descriptor; a field not loaded there
+    (deferred) is read the usual way."""
+    fetch = operator.itemgetter(*attnames)
+    single = len(attnames) == 1
+
+    def values(obj) -> list:
+        try:
+            found = fetch(obj.__dict__)
+        except KeyError:
+            return [getattr(obj, name) for name in attnames]
+        return [found] if single else list(found)
+
+    return values
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: int | None = None) -> int:
+    """INSERT ``rows`` (tuples of Python values for the fields ``columns`` — names or attnames, e.g. "asset_id")
+    with ``executemany``: one call for all of them (they are prepared as the driver reads them), or one per
+    ``batch_size`` rows; returns how many."""
+    using = router.db_for_write(model)
+    connection = connections[using]
+    meta = model._meta
+    fields = [meta.get_field(c) for c in columns]
+    preps = [(i, p) for i, p in enumerate(_preparer(f, connection) for f in fields) if p is not None]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    count = 0
+
+    def prepared(rows):
+        nonlocal count
+        for row in rows:
+            count += 1
+            if preps:
+                row = list(row)
+                for index, prep in preps:
+                    if row[index] is not None:
+                        row[index] = prep(row[index])
+            yield row
+
+    with connection.cursor() as cursor:
+        if batch_size is None:
+            cursor.executemany(sql, prepared(rows))
+        else:
+            rows = list(rows)
+            for chunk in _chunks(rows, batch_size):
+                cursor.executemany(sql, list(prepared(chunk)))
+    return count
+
+
+class KeysNotFound(Exception):
+    """Rows inserted by ``insert_instances(…, key_field=…)`` that its ``keys_from`` does not return."""
+
+    def __init__(self, objs: list):
+        super().__init__(f"{len(objs)} inserted rows not found by their key")
+        self.objs = objs
+
+
+def _values(objs: list, fields: list, connection):
+    """The database values of ``fields`` for each instance, as the driver takes them."""
+    getter = _getter([f.attname for f in fields])
+    preps = [(i, p) for i, p in enumerate(_preparer(f, connection) for f in fields) if p is not None]
+    relations = [f for f in fields if f.is_relation]
+    for obj in objs:
+        for field in relations:  # a parent saved after it was assigned: take its new key (and keep it cached)
+            if obj.__dict__.get(field.attname) is None and field.is_cached(obj):
+                related = field.get_cached_value(obj)
+                if related is not None:
+                    obj.__dict__[field.attname] = related.pk
+        values = getter(obj)
+        for index, prep in preps:
+            if values[index] is not None:
+                values[index] = prep(values[index])
+        yield values
+
+
+def insert_instances(objs: list, *, key_field: str | None = None, keys_from=None) -> list:
+    """INSERT new instances of one model and set their primary keys — what ``bulk_create`` does, without compiling
+    each value (no expressions, no signals).
+
+    With ``key_field`` (a field whose value tells the rows apart within ``keys_from``, e.g. an asset's number
+    within its school) all rows go in with one ``executemany`` and their keys are read back by that field in one
+    query per 20,000 or so: a few queries however many rows. ``keys_from`` (default: all rows of the model) is the
+    queryset to read them from — one restricted to what the user may see makes this a visibility check too: rows
+    it does not return raise ``KeysNotFound``. Without ``key_field``, multi-row ``INSERT … RETURNING`` statements
+    as large as the database's parameter limit allows (``bulk_create`` on a database without it)."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    using = router.db_for_write(model)
+    connection = connections[using]
+    meta = model._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
+    now = timezone.now()
+    for field in fields:  # auto_now(_add): one timestamp for all (pre_save would take one per row)
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            for obj in objs:
+                setattr(obj, field.attname, now)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholder = f"({', '.join(['%s'] * len(fields))})"
+    limit = _params_limit(connection)
+    if key_field is not None:
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {placeholder}",
+                               _values(objs, fields, connection))
+        source = keys_from if keys_from is not None else model._base_manager.using(using)
+        by_key = {getattr(obj, key_field): obj for obj in objs}
+        keys = list(by_key)
+        for chunk in _chunks(keys, max(1, min(20_000, limit - 100))):
+            for key, found in source.filter(**{f"{key_field}__in": chunk}).values_list(key_field, "pk"):
+                obj = by_key.get(key)
+                if obj is not None:
+                    obj.pk = found
+                    obj._state.adding = False
+                    obj._state.db = using
+        missing = [obj for obj in objs if obj._state.adding]
+        if missing:
+            raise KeysNotFound(missing)
+        return objs
+    if not connection.features.can_return_rows_from_bulk_insert or not pk.db_returning:
+        with wide_batches(using):
+            return model.objects.using(using).bulk_create(objs, batch_size=BATCH_SIZE)
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
+    returning, returning_params = connection.ops.return_insert_columns([pk])
+    per_statement = max(1, min(5_000, limit // len(fields)))
+    with connection.cursor() as cursor:
+        for chunk in _chunks(objs, per_statement):
+            params: list = []
+            for values in _values(chunk, fields, connection):
+                params.extend(values)
+            cursor.execute(f"{head}{', '.join([placeholder] * len(chunk))} {returning}",
+                           [*params, *returning_params])
+            keys = cursor.fetchall()
+            if len(keys) != len(chunk):
+                raise RuntimeError("the database returned fewer keys than rows inserted")
+            for obj, (key, *_) in zip(chunk, keys, strict=True):
+                obj.pk = key
+                obj._state.adding = False
+                obj._state.db = using
+    return objs
+
+
+# Fields whose values JSON does not take as they are (the change log turns them into text).
+_CONVERTED = {"DecimalField", "DateField", "DateTimeField", "TimeField", "UUIDField", "DurationField", "BinaryField",
+              "GenericIPAddressField", "FileField", "ImageField"}
+
+
+def _snapshotter(model):
+    """``houqin.core.changelog.snapshot`` for many instances of one model: the same dict, faster (only the fields
+    whose values JSON does not take go through the change log's own conversion)."""
+    cached = model.__dict__.get("_bulk_snapshot")
+    if cached is None:
+        exclude = set(model.changelog_exclude)
+        fields = [f for f in model._meta.concrete_fields
+                  if not (f.name in exclude or f.attname in exclude or f.primary_key)]
+        names = [f.attname for f in fields]
+        converted = [f.attname for f in fields if f.get_internal_type() in _CONVERTED or not f.is_relation
+                     and f.get_internal_type() not in _NATIVE_FIELDS]
+        cached = (names, _getter(names), converted)
+        model._bulk_snapshot = cached
+    names, getter, converted = cached
+    convert = changelog._json_value
+
+    def snapshot(obj) -> dict:
+        data = dict(zip(names, getter(obj), strict=True))
+        for name in converted:
+            value = data[name]
+            if value is not None:
+                data[name] = convert(value)
+        return data
+
+    return snapshot
+
+
+def _log(action: str, entries: Iterable[tuple]) -> int:
+    """Change-log rows for ``(obj, before, after)``, by the current user and request (as ``changelog._write``)."""
+    from houqin.core.models import ChangeLogEntry
+
+    ctx = context.current()
+    user = ctx.user if getattr(ctx.user, "is_authenticated", False) else None
+    user_name = (user.get_full_name() if user else "系统")[:80]
+    now = timezone.now()
+    content_types: dict[type, int] = {}
+
+    def rows():
+        for obj, before, after in entries:
+            kind = type(obj)
+            if kind not in content_types:
+                content_types[kind] = ContentType.objects.get_for_model(obj, for_concrete_model=True).pk
+            yield (now, getattr(user, "pk", None), user_name, getattr(obj, "org_id", None) or ctx.org_id,
+                   ctx.request_id, action, content_types[kind], str(obj.pk), str(obj)[:200], before, after)
+
+    return insert_rows(ChangeLogEntry, ["time", "user_id", "user_name", "org_id", "request_id", "action",
+                                        "content_type_id", "object_id", "object_repr", "before", "after"], rows())
+
+
+def search_index(obj) -> str:
+    """``obj.search_index`` as ``SearchableModel.refresh_search_index`` builds it (``build_search_index``), without
+    asking pypinyin about plain ASCII parts such as numbers and models (their initials and pinyin are themselves)."""
+    pieces: list[str] = []
+    for name in obj.search_fields:
+        part = str(getattr(obj, name) or "").strip()
+        if not part:
+            continue
+        lowered = part.lower()
+        if part.isascii():
+            pieces.append(lowered)
+            continue
+        initials, full = pinyin_forms(part)
+        pieces.extend(p for p in (lowered, initials, full) if p)
+    return " | ".join(dict.fromkeys(pieces))
+
+
+def bulk_create_logged(objs: list, *, key_field: str | None = None, keys_from=None) -> list:
+    """Insert new instances of one model (search column filled, primary keys set; ``key_field`` and ``keys_from``
+    as for ``insert_instances``) and log each as created."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    if issubclass(model, SearchableModel):
+        custom = model.refresh_search_index is not SearchableModel.refresh_search_index
+        for obj in objs:
+            if custom:
+                obj.refresh_search_index()
+            else:
+                obj.search_index = search_index(obj)
+    insert_instances(objs, key_field=key_field, keys_from=keys_from)
+    if issubclass(model, ChangeLoggedModel):
+        snapshot = _snapshotter(model)
+        _log("create", ((obj, None, snapshot(obj)) for obj in objs))
+    return objs
+
+
+def bulk_update_logged(objs: list, batch_size: int = BATCH_SIZE) -> int:
+    """Save changed instances of one model (loaded from the database, then changed) with ``bulk_update`` — only
+    the fields that differ from what was loaded — and log each change; returns how many rows changed."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    changed_rows = []
+    fields: set[str] = set()
+    for obj in objs:
+        loaded = getattr(obj, "_loaded_values", None)
+        if loaded is None:
+            raise ValueError("bulk_update_logged needs instances loaded from the database")
+        after = changelog.snapshot(obj)
+        before = changelog.snapshot(obj, loaded)
+        changed = sorted(k for k in after if before.get(k) != after[k])
+        if changed:
+            changed_rows.append((obj, {k: before.get(k) for k in changed}, {k: after[k] for k in changed}))
+            fields.update(changed)
+    if not changed_rows:
+        return 0
+    names = {f.attname: f.name for f in model._meta.concrete_fields}
+    update_fields = {names[a] for a in fields if a in names}
+    now = timezone.now()
+    custom = issubclass(model, SearchableModel) and (
+        model.refresh_search_index is not SearchableModel.refresh_search_index)
+    for obj, _, _ in changed_rows:
+        if custom:
+            obj.refresh_search_index()
+        elif issubclass(model, SearchableModel):
+            obj.search_index = search_index(obj)
+        if hasattr(obj, "updated_at"):
+            obj.updated_at = now
+    if issubclass(model, SearchableModel):
+        update_fields.add("search_index")
+    if any(f.name == "updated_at" for f in model._meta.concrete_fields):
+        update_fields.add("updated_at")
+    with wide_batches(router.db_for_write(model)):
+        model.objects.bulk_update([obj for obj, _, _ in changed_rows], sorted(update_fields), batch_size=batch_size)
+    if issubclass(model, ChangeLoggedModel):
+        _log("update", changed_rows)
+    for obj, _, _ in changed_rows:  # later saves diff against what is stored now
+        obj._loaded_values = {f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields}
+    return len(changed_rows)
+
+
+__all__ = ["BATCH_SIZE", "KeysNotFound", "bulk_create_logged", "bulk_update_logged", "insert_instances",
+           "insert_rows", "search_index", "wide_batches"]
