@@ -58,13 +58,19 @@ def people(school):  # noqa: F811 — the fixture imported above
 
 
 def test_report_dispatch_repair_and_sign_off(page, school, people, shot):  # noqa: F811
+    from houqin.core import qr
+    from houqin.core.models import Room
     from houqin.repairs.models import State, WorkOrder
 
-    # 1. The teacher reports from her phone.
+    # 1. The teacher scans the QR label on her classroom's door and reports from her phone.
     log_in(page, "syxx_ls")
-    open_menu_item(page, "我要报修")
-    expect(page.get_by_role("heading", name="我要报修")).to_be_visible()
-    page.get_by_label("报修地点").select_option(label="南园 教学楼 201 三年级(1)班教室")
+    room = next(r for r in Room.objects.filter(org=school.org).select_related("campus", "building")
+                if r.full_name == "南园 教学楼 201 三年级(1)班教室")
+    page.goto(qr.scan_path("r", qr.token_for(room)))
+    expect(page.get_by_test_id("room-name")).to_have_text(room.full_name)
+    shot("room-qr", full_page=False)
+    page.get_by_test_id("room-report").click()
+    expect(page.get_by_test_id("report-place")).to_contain_text(room.full_name)
     page.locator("label", has_text=re.compile(r"^水电$")).click()
     page.get_by_label("坏了什么").fill("教室后面的水龙头关不紧，一直滴水")
     page.locator("#photos").set_input_files({"name": "水龙头.png", "mimeType": "image/png", "buffer": png_bytes()})
@@ -127,3 +133,12 @@ def test_report_dispatch_repair_and_sign_off(page, school, people, shot):  # noq
     shot("signed-off")
     order.refresh_from_db()
     assert (order.state, order.rating) == (State.ACCEPTED, 4)
+    log_out(page)
+
+    # 5. The 总务主任's dashboard counts it: one order received and done, rated 4 stars (satisfied).
+    log_in(page, "syxx_zongwu")
+    page.goto("/repairs/dashboard/")
+    expect(page.get_by_test_id("kpi-received")).to_contain_text("1 单")
+    expect(page.get_by_test_id("kpi-done-rate")).to_contain_text("100")
+    expect(page.get_by_test_id("kpi-satisfaction")).to_contain_text("100")
+    shot("dashboard")
