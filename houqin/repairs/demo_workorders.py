@@ -478,3 +478,6 @@ def work_orders(ctx: DemoContext) -> None:
         created = Generator(ctx, org_key).run()
         if created:
             ctx.stats[(WorkOrder._meta.verbose_name, "created")] += created
+    from houqin.repairs.summary import rebuild_summary  # the orders were bulk-inserted: rebuild the dashboard summary
+
+    rebuild_summary()

@@ -1,8 +1,10 @@
 """Figures of the repairs dashboard (维修看板) and of the term summary: one school's or a county's work orders.
 
-Every figure comes from aggregate queries (GROUP BY in the database): the dashboard runs three — one per school ×
-category × building × assignee, rolled up in Python into the totals and the per-group tables, one for the months and
-one for the open orders — and Python walks only grouped rows, never the orders.
+Every figure comes from aggregate queries (GROUP BY in the database): the dashboard runs three — one over the per-day
+summary (``RepairDaySummary``, kept by ``houqin.repairs.summary``) per school × category × building × assignee,
+rolled up in Python into the totals and the per-group tables, one over the summary for the months, and one live query
+over the open orders (by state, and the period's orders late *now*, which depends on the clock) — and Python walks
+only grouped rows, never the orders.
 The definitions are in docs/repairs-dashboard.md.
 
 **The period rule.** A period is a range of local dates ``start``–``end`` (both included). Its orders are the orders
@@ -22,12 +24,13 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, FloatField, Func, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Case, CharField, Count, DateField, F, Func, Q, Sum, When
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from houqin.assets.analytics import Scope, pick_scope  # noqa: F401  (re-exported for the views and the API)
-from houqin.repairs.models import DONE_STATES, OPEN_STATES, State, WorkOrder
+from houqin.repairs.models import DONE_STATES, OPEN_STATES, RepairDaySummary, State, WorkOrder
 from houqin.repairs.models.workorders import overdue_q
 
 PERM = "repairs.view_workorder"
@@ -81,28 +84,86 @@ def money(value) -> Decimal:
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-class HoursSinceReport(Func):
-    """Clock hours from ``reported_at`` to another timestamp, in native SQL (no per-row Python function: Django's
-    generic duration arithmetic calls one on SQLite, which is too slow over a county's orders)."""
-
-    output_field = FloatField()
-    arity = 2
-
-    def __init__(self, end: str):
-        super().__init__(F(end), F("reported_at"))
-
-    def as_sql(self, compiler, connection, **extra):  # PostgreSQL
-        return super().as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM (%(expressions)s)) / 3600.0)",
-                              arg_joiner=" - ", **extra)
-
-    def as_sqlite(self, compiler, connection, **extra):  # datetimes are stored as UTC text
-        return super().as_sql(compiler, connection, template="((julianday(%(expressions)s)) * 24.0)",
-                              arg_joiner=") - julianday(", **extra)
-
-
-
 def _aware(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+# --- Local dates in native SQL ---------------------------------------------------------------------------------------
+class FixedOffsetDay(Func):
+    """SQLite: the local date of ``reported_at`` (stored as UTC text) in a zone of fixed offset, natively (Django's
+    ``TruncDate`` calls a Python function per row there)."""
+
+    output_field = DateField()
+    arity = 1
+
+    def __init__(self, minutes: int):
+        self.minutes = minutes
+        super().__init__(F("reported_at"))
+
+    def as_sql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template=f"date(%(expressions)s, '{self.minutes:+d} minutes')",
+                              **extra)
+
+
+def _fixed_offset_minutes() -> int | None:
+    """The default zone's UTC offset in minutes if it has not changed since 2000 (Asia/Shanghai: +480), else None."""
+    tz = timezone.get_default_timezone()
+    offsets = {datetime.datetime(year, month, 1, 12, tzinfo=tz).utcoffset()
+               for year in range(2000, 2041) for month in (1, 4, 7, 10)}
+    if len(offsets) != 1:
+        return None
+    return int(offsets.pop().total_seconds() // 60)
+
+
+def local_day():
+    """The local date of ``reported_at``, as an expression native to the database."""
+    if connection.vendor == "sqlite":
+        minutes = _fixed_offset_minutes()
+        if minutes is not None:
+            return FixedOffsetDay(minutes)
+    return TruncDate("reported_at", tzinfo=timezone.get_default_timezone())
+
+
+class FixedOffsetMonth(FixedOffsetDay):
+    """SQLite: ``YYYY-MM`` of ``reported_at`` in a zone of fixed offset, natively."""
+
+    output_field = CharField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return Func.as_sql(self, compiler, connection,
+                           template=f"substr(datetime(%(expressions)s, '{self.minutes:+d} minutes'), 1, 7)", **extra)
+
+
+def local_month():
+    """The local month of ``reported_at`` (``YYYY-MM`` on SQLite, the month's first instant elsewhere: see
+    ``month_key``), natively."""
+    if connection.vendor == "sqlite":
+        minutes = _fixed_offset_minutes()
+        if minutes is not None:
+            return FixedOffsetMonth(minutes)
+    return TruncMonth("reported_at", tzinfo=timezone.get_default_timezone())
+
+
+class DayMonth(Func):
+    """``YYYY-MM`` of a date column, natively (Django's ``TruncMonth`` calls a Python function per row on SQLite)."""
+
+    output_field = CharField()
+    arity = 1
+    template = "substr(%(expressions)s, 1, 7)"
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="to_char(%(expressions)s, 'YYYY-MM')", **extra)
+
+
+def month_key(value) -> str | None:
+    """``YYYY-MM`` of what ``local_month``/``DayMonth`` gave (a string, a date or an aware datetime)."""
+    if value is None or isinstance(value, str):
+        return value and value[:7]
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return f"{value:%Y-%m}"
+
+
 
 
 # --- Scope and period -----------------------------------------------------------------------------------------------
@@ -172,29 +233,39 @@ def period_orders(org_ids, start: datetime.date, end: datetime.date):
             .exclude(state=State.MERGED))
 
 
-def _figures(now) -> dict:
-    """The aggregate expressions every grouped table shares."""
-    return {
-        "received": Count("pk"),
-        "done": Count("pk", filter=DONE),
-        "late": Count("pk", filter=overdue_q(now)),
-        "accept_clocked": Count("pk", filter=ACCEPT_CLOCKED),
-        "accepted_on_time": Count("pk", filter=ACCEPTED_ON_TIME),
-        "finish_clocked": Count("pk", filter=FINISH_CLOCKED),
-        "finished_on_time": Count("pk", filter=FINISHED_ON_TIME),
-        # Sums and counts, not averages: a group's rows roll up into its category's, building's … exactly.
-        "accept_n": Count("pk", filter=ACCEPTED),
-        "accept_sum": Sum(HoursSinceReport("accepted_at"), filter=ACCEPTED),
-        "finish_n": Count("pk", filter=COMPLETED),
-        "finish_sum": Sum(HoursSinceReport("completed_at"), filter=COMPLETED),
-        "rated": Count("pk", filter=RATED),
-        "satisfied": Count("pk", filter=SATISFIED),
-        "unrated": Count("pk", filter=UNRATED),
-        "rating_sum": Sum("rating", filter=RATED),
-        "reopened": Count("pk", filter=REOPENED),
-        "labour_hours": Coalesce(Sum("labour_hours", filter=DONE), Decimal("0")),
-        "cost": Coalesce(Sum("total_cost", filter=DONE), Decimal("0")),
-    }
+def summary_rows(org_ids, start: datetime.date, end: datetime.date):
+    """The per-day summary rows of ``org_ids`` for the orders reported from ``start`` to ``end`` (both included):
+    a filter on the day column (index ``(org, day)``)."""
+    return RepairDaySummary.objects.filter(org_id__in=sorted(org_ids), day__gte=start, day__lte=end)
+
+
+SUMMED = ("received", "done", "flagged_late", "accept_clocked", "accepted_on_time", "finish_clocked",
+          "finished_on_time", "accept_n", "accept_seconds", "finish_n", "finish_seconds", "rated", "satisfied",
+          "unrated", "rating_sum", "reopened", "labour_hours", "cost")
+
+
+def _summed() -> dict:
+    return {f"s_{name}": Sum(name) for name in SUMMED}
+
+
+def _summary_facts(row: dict) -> dict:
+    """A row of summed summary columns as the figure keys ``Figures.add`` reads (durations back to hours)."""
+    out = {k: v for k, v in row.items() if not k.startswith("s_")}
+    out.update({name: row[f"s_{name}"] or 0 for name in SUMMED})
+    out["late"] = out.pop("flagged_late")
+    out["accept_sum"] = out.pop("accept_seconds") / 3600.0
+    out["finish_sum"] = out.pop("finish_seconds") / 3600.0
+    return out
+
+
+LIVE_ONLY_STATES = Q(state__in=OPEN_STATES)
+FLAGGED = Q(accept_late=True) | Q(start_late=True) | Q(finish_late=True)  # a step done late (stored, not clock-bound)
+
+
+def live_late_q(now) -> Q:
+    """Late now by the clock only (open past a due time) and not yet flagged: what ``overdue_q(now)`` adds to the
+    summary's stored late flags (``FLAGGED``). Only open orders can match."""
+    return LIVE_ONLY_STATES & ~FLAGGED & overdue_q(now)
 
 
 @dataclass
@@ -305,7 +376,8 @@ class Dashboard:
 
 
 def summary(org_ids, start: datetime.date, end: datetime.date, *, now=None) -> dict:
-    """The period's headline figures for the term summary (one query). Keys:
+    """The period's headline figures for the term summary (two queries: the per-day summary, the orders late now).
+    Keys:
 
     ``received`` 受理 N 单 (reported in the period, less merged duplicates); ``done`` 完成 N 单 (of those, now 已完工,
     已验收 or 已回访); ``done_rate`` 完成率 (done ÷ received); ``accept_hours`` 平均响应时间 (mean clock hours from the
@@ -316,7 +388,9 @@ def summary(org_ids, start: datetime.date, end: datetime.date, *, now=None) -> d
     Ratios are Decimals to four places (0.8 = 80 %) or None, hours Decimals to one place or None.
     """
     now = now or timezone.now()
-    row = period_orders(org_ids, start, end).aggregate(**_figures(now))
+    row = _summary_facts(summary_rows(org_ids, start, end).aggregate(**_summed()))
+    row["late"] += period_orders(org_ids, start, end).filter(LIVE_ONLY_STATES).aggregate(
+        n=Count("pk", filter=live_late_q(now)))["n"]
     return summary_dict(Figures.from_row(row))
 
 
@@ -338,11 +412,33 @@ GROUPS = {
 }
 
 
-def fine_rows(orders, now) -> list[dict]:
-    """The period's figures per school × category × building × assignee: one GROUP BY, a row per combination that
-    occurs (a few hundred per school), which the totals and every per-group table roll up in Python."""
-    values = [f for pair in GROUPS.values() for f in pair[:2]]
-    return list(orders.order_by().values(*values).annotate(**_figures(now)))
+def fine_rows(rows) -> list[dict]:
+    """The period's figures per school × category × building × assignee from the per-day summary: one GROUP BY, a
+    row per combination that occurs (a few hundred per school), which the totals and every per-group table roll up
+    in Python. The names are joined to the grouped rows, not to every summary row (half the time on SQLite): the
+    grouped query is wrapped in ``SELECT g.*, names FROM (…) g LEFT JOIN …``. "late" counts only the steps done
+    late; ``live_rows`` adds the orders late now."""
+    keys = [pair[0] for pair in GROUPS.values()]
+    grouped = rows.order_by().values(*keys).annotate(**_summed())
+    compiler = grouped.query.get_compiler(using=rows.db)
+    inner, params = compiler.as_sql()
+    quote = connection.ops.quote_name
+    selects, joins = [], []
+    for i, (key, label, _) in enumerate(GROUPS.values()):
+        model = RepairDaySummary._meta.get_field(key).related_model
+        alias = f"t{i}"
+        selects.append(f"{alias}.{quote(model._meta.get_field(label.split('__')[1]).column)} AS {quote(label)}")
+        joins.append(f"LEFT JOIN {quote(model._meta.db_table)} {alias} "
+                     f"ON {alias}.{quote(model._meta.pk.column)} = g.{quote(key)}")
+    sql = f"SELECT g.*, {', '.join(selects)} FROM ({inner}) g {' '.join(joins)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    for row in found:  # raw rows: decimals as the backend gives them (floats on SQLite)
+        for name in ("s_labour_hours", "s_cost"):
+            row[name] = Decimal(str(row[name] or 0))
+    return [_summary_facts(r) for r in found]
 
 
 def roll_up(rows: list[dict], group: str, *, county: bool) -> list[Figures]:
@@ -362,12 +458,33 @@ def roll_up(rows: list[dict], group: str, *, county: bool) -> list[Figures]:
 
 def open_by_state(org_ids, now) -> list[StateRow]:
     """Open orders now, by state (all open orders, whenever reported), with how many are late. One query."""
-    rows = (WorkOrder.objects.filter(org_id__in=sorted(org_ids), state__in=OPEN_STATES).order_by()
-            .values("state").annotate(count=Count("pk"), late=Count("pk", filter=overdue_q(now))))
-    found = {r["state"]: r for r in rows}
+    return _state_rows(WorkOrder.objects.filter(org_id__in=sorted(org_ids), state__in=OPEN_STATES).order_by()
+                       .values("state").annotate(count=Count("pk"), late=Count("pk", filter=overdue_q(now))))
+
+
+def _state_rows(rows) -> list[StateRow]:
+    found: dict = {}
+    for r in rows:
+        count, late = found.get(r["state"], (0, 0))
+        found[r["state"]] = (count + r["count"], late + r["late"])
     labels = dict(State.choices)
-    return [StateRow(s.value, labels[s], found.get(s, {}).get("count", 0), found.get(s, {}).get("late", 0))
-            for s in OPEN_STATES]
+    return [StateRow(s.value, labels[s], *found.get(s, (0, 0))) for s in OPEN_STATES]
+
+
+def live_rows(org_ids, period: Period, now) -> list[dict]:
+    """The one live query, over the open orders of ``org_ids`` (few; index ``(org, state, reported_at)``), per
+    state × school × category × building × assignee: how many are open and late now (for "open orders by state"),
+    and, grouped apart by their month of report (``live_month``, None for every other order), the period's orders
+    late now by the clock without a late flag yet (``live_late_q``) — the clock-bound part of "late" that the
+    summary cannot hold."""
+    in_period = Q(reported_at__gte=_aware(period.start), reported_at__lt=_aware(period.end + datetime.timedelta(1)))
+    rows = list(WorkOrder.objects.filter(org_id__in=sorted(org_ids), state__in=OPEN_STATES).order_by()
+                .annotate(live_month=Case(When(in_period & live_late_q(now), then=local_month())))
+                .values("state", *(pair[0] for pair in GROUPS.values()), "live_month")
+                .annotate(count=Count("pk"), late=Count("pk", filter=overdue_q(now))))
+    for row in rows:
+        row["live_month"] = month_key(row["live_month"])
+    return rows
 
 
 def month_starts(period: Period) -> list[datetime.date]:
@@ -378,39 +495,47 @@ def month_starts(period: Period) -> list[datetime.date]:
     return out
 
 
-def monthly(orders, period: Period, now) -> list[Figures]:
-    """受理, 完成, 超时 per month of report, every month of the period (empty months as zeros). One query: a
-    conditional count per month on the ``reported_at`` range (no per-row date function)."""
-    months = month_starts(period)
-    late = overdue_q(now)
-    aggregates = {}
-    for i, first in enumerate(months):
-        following = (first + datetime.timedelta(days=32)).replace(day=1)
-        in_month = Q(reported_at__gte=_aware(first), reported_at__lt=_aware(following))
-        aggregates[f"r{i}"] = Count("pk", filter=in_month)
-        aggregates[f"d{i}"] = Count("pk", filter=in_month & DONE)
-        aggregates[f"l{i}"] = Count("pk", filter=in_month & late)
-    row = orders.aggregate(**aggregates) if months else {}
-    return [Figures(key=first, label=f"{first:%Y-%m}", received=row[f"r{i}"], done=row[f"d{i}"], late=row[f"l{i}"])
-            for i, first in enumerate(months)]
+def monthly(rows, period: Period, live: list[dict]) -> list[Figures]:
+    """受理, 完成, 超时 per month of report, every month of the period (empty months as zeros). One query over the
+    per-day summary grouped by the month of its day column, plus the live late counts of ``live_rows``."""
+    found = {month_key(r["month"]): r for r in rows.order_by().annotate(month=DayMonth(F("day"))).values("month")
+             .annotate(r=Sum("received"), d=Sum("done"), l=Sum("flagged_late"))}
+    late_now: dict = {}
+    for row in live:
+        if row["live_month"]:
+            late_now[row["live_month"]] = late_now.get(row["live_month"], 0) + row["count"]
+    out = []
+    for first in month_starts(period):
+        key = f"{first:%Y-%m}"
+        row = found.get(key, {})
+        out.append(Figures(key=first, label=key, received=row.get("r") or 0, done=row.get("d") or 0,
+                           late=(row.get("l") or 0) + late_now.get(key, 0)))
+    return out
 
 
 def build_dashboard(scope: Scope, period: Period, *, now=None) -> Dashboard:
-    """Every figure of the dashboard: 3 queries (the fine-grained GROUP BY, the months, open orders by state),
-    whatever the number of orders."""
+    """Every figure of the dashboard: 3 queries (the fine-grained GROUP BY and the months over the per-day summary,
+    the open orders live), whatever the number of orders."""
     now = now or timezone.now()
     org_ids = scope.org_ids
-    orders = period_orders(org_ids, period.start, period.end)
-    rows = fine_rows(orders, now)
+    summarised = summary_rows(org_ids, period.start, period.end)
+    live = live_rows(org_ids, period, now)
+    rows = fine_rows(summarised)
+    labels = {(r["org"], r["category"], r["building"], r["assignee"]): r for r in rows}
+    for row in live:
+        if row["live_month"]:  # every order of the period has its summary row: the names come from there
+            named = labels.get((row["org"], row["category"], row["building"], row["assignee"]), {})
+            rows.append({**row, **{pair[1]: named.get(pair[1]) for pair in GROUPS.values()},
+                         **dict.fromkeys(COUNTS + SUMS, 0), "late": row["count"]})
     county = scope.is_county
     totals = Figures(label="合计")
     for row in rows:
         totals.add(row)
-    board = Dashboard(scope=scope, period=period, now=now, totals=totals, open_states=open_by_state(org_ids, now),
+    board = Dashboard(scope=scope, period=period, now=now, totals=totals, open_states=_state_rows(live),
                       categories=roll_up(rows, "category", county=county),
                       buildings=roll_up(rows, "building", county=county),
                       technicians=roll_up(rows, "technician", county=county),
-                      months=monthly(orders, period, now))
+                      months=monthly(summarised, period, live))
     if county:
         board.schools = roll_up(rows, "school", county=True)
     return board

@@ -256,8 +256,13 @@ def flag_overdue(now=None, limit: int = 5000) -> int:
         (base.filter(started_at__isnull=True, start_due__lt=now, start_late=False), {"start_late": True}),
         (base.filter(finish_due__lt=now, finish_late=False), {"finish_late": True}),
     )
+    touched = set()
     for queryset, values in updates:
         ids = list(queryset.values_list("pk", flat=True)[:limit])
         if ids:
             flagged += WorkOrder.objects.filter(pk__in=ids).update(**values)
+            touched.update(ids)
+    from houqin.repairs import summary  # dashboard summary: update() skips save(), so recompute the days flagged
+
+    summary.touch_orders(touched)
     return flagged

@@ -5,4 +5,5 @@
 """
 
 from houqin.repairs.models.inspections import *  # noqa: F401,F403
+from houqin.repairs.models.summary import *  # noqa: F401,F403
 from houqin.repairs.models.workorders import *  # noqa: F401,F403

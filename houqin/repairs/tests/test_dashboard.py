@@ -17,6 +17,7 @@ from houqin.core.testing.factories import bulk_create_indexed, make_user, unique
 from houqin.repairs import reports
 from houqin.repairs.defaults import ensure_defaults
 from houqin.repairs.models import RepairCategory, State, WorkOrder
+from houqin.repairs.summary import rebuild_summary
 
 pytestmark = pytest.mark.django_db
 
@@ -251,6 +252,7 @@ def bulk(world, n):
             total_cost=Decimal("10.00")))
     with transaction.atomic():
         bulk_create_indexed(WorkOrder, rows)
+    rebuild_summary([org.pk])  # bulk_create skips save(): the dashboard's per-day summary is rebuilt after it
 
 
 def _queries(client, url, params):
