@@ -12,7 +12,7 @@ from houqin.core.tests.browser import conftest as browser
 # The browser fixtures of houqin/core/tests/browser/conftest.py (a conftest's fixtures reach only its directory).
 _allow_sync_orm_beside_playwright = browser._allow_sync_orm_beside_playwright
 _vendor_assets_findable = browser._vendor_assets_findable
-page, shot, width = browser.page, browser.shot, browser.width  # chromium: houqin/assets/tests/conftest.py
+chromium, page, shot, width = browser.chromium, browser.page, browser.shot, browser.width
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

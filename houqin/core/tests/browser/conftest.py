@@ -57,8 +57,11 @@ def _allow_sync_orm_beside_playwright():
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One headless Chromium per test module. Apps' browser tests import this fixture into their own modules;
+    Playwright's sync API allows one running instance per thread, so each module's instance is closed before the
+    next module starts (a session-wide one per importing module broke every module after the first)."""
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
         pytest.skip(f"Chromium not found at {CHROMIUM} (set HOUQIN_CHROMIUM)")
     from playwright.sync_api import sync_playwright
