@@ -175,12 +175,20 @@ def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: in
 
     with connection.cursor() as cursor:
         if batch_size is None:
-            cursor.executemany(sql, prepared(rows))
+            # Built before the call: psycopg holds the connection while executemany reads its rows, so a row
+            # whose making runs a query (a related object loaded lazily) would wait for itself forever.
+            cursor.executemany(sql, _materialised(prepared(rows), connection))
         else:
             rows = list(rows)
             for chunk in _chunks(rows, batch_size):
                 cursor.executemany(sql, list(prepared(chunk)))
     return count
+
+
+def _materialised(rows, connection):
+    """``rows`` as a list where the driver holds the connection while it reads them (psycopg), else as they are
+    (sqlite3 reads a generator lazily, which keeps memory flat)."""
+    return list(rows) if connection.vendor == "postgresql" else rows
 
 
 class KeysNotFound(Exception):
@@ -239,7 +247,7 @@ def insert_instances(objs: list, *, key_field: str | None = None, keys_from=None
     if key_field is not None:
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {placeholder}",
-                               _values(objs, fields, connection))
+                               _materialised(_values(objs, fields, connection), connection))
         source = keys_from if keys_from is not None else model._base_manager.using(using)
         by_key = {getattr(obj, key_field): obj for obj in objs}
         keys = list(by_key)
