@@ -32,6 +32,7 @@ from houqin.assets.choices import (
     CategoryValueClass,
 )
 from houqin.core.models.base import (
+    AppendOnlyModel,
     ChangeLoggedModel,
     RestrictedQuerySet,
     SearchableModel,
@@ -39,7 +40,7 @@ from houqin.core.models.base import (
     TimeStampedModel,
 )
 
-__all__ = ["MIN_LIFE_BASIS", "AppendOnlyQuerySet", "AssetCategoryQuerySet", "AssetCategory", "Asset", "AssetEvent"]
+__all__ = ["MIN_LIFE_BASIS", "AssetCategoryQuerySet", "AssetCategory", "Asset", "AssetEvent"]
 
 MIN_LIFE_BASIS = "依据：《政府会计准则第3号——固定资产》应用指南 表1（政府固定资产折旧年限表）"
 CENT = Decimal("0.01")
@@ -380,17 +381,7 @@ class Asset(TenantModel):
 
 
 # --- Events --------------------------------------------------------------------------------------------------------
-class AppendOnlyQuerySet(RestrictedQuerySet):
-    """A ledger: rows are added, never changed or removed (a mistake is corrected by a reversing entry)."""
-
-    def update(self, **kwargs):
-        raise PermissionError("资产变动记录不可修改")
-
-    def delete(self):
-        raise PermissionError("资产变动记录不可删除")
-
-
-class AssetEvent(models.Model):
+class AssetEvent(AppendOnlyModel):
     """One thing that happened to a card: registered, assigned, transferred, lent, returned, repaired, damaged,
     disposed, counted, adjusted… ``changes`` holds the fields it changed as ``{"field": [before, after]}`` (for
     ``register``: the card's registration facts as ``[None, value]``)."""
@@ -412,7 +403,7 @@ class AssetEvent(models.Model):
     reverses = models.ForeignKey("self", verbose_name="冲销的记录", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="reversed_by")
 
-    objects = AppendOnlyQuerySet.as_manager()
+    ledger_name = "资产变动记录"
 
     class Meta:
         verbose_name = "资产变动记录"
@@ -425,14 +416,6 @@ class AssetEvent(models.Model):
     def __str__(self):
         stamp = timezone.localtime(self.time).strftime("%Y-%m-%d") if self.time else ""
         return f"{stamp} {self.get_code_display()}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("资产变动记录不可修改")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("资产变动记录不可删除")
 
     @property
     def owning_org_id(self):

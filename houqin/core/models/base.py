@@ -77,6 +77,36 @@ class SearchableModel(models.Model):
         self.search_index = build_search_index(str(getattr(self, f) or "") for f in self.search_fields)
 
 
+class AppendOnlyQuerySet(RestrictedQuerySet):
+    """A ledger's rows: added, never changed or removed (a mistake is corrected by a reversing entry)."""
+
+    def update(self, **kwargs):
+        raise PermissionError(f"{self.model.ledger_name}不可修改")
+
+    def delete(self):
+        raise PermissionError(f"{self.model.ledger_name}不可删除")
+
+
+class AppendOnlyModel(models.Model):
+    """An append-only ledger (an asset's history, a work order's transitions): saving an existing row, deleting one
+    and queryset ``update()``/``delete()`` raise ``PermissionError`` naming ``ledger_name``."""
+
+    ledger_name = "记录"
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError(f"{self.ledger_name}不可修改")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError(f"{self.ledger_name}不可删除")
+
+
 class TenantModel(ChangeLoggedModel, SearchableModel, TimeStampedModel):
     """A domain row owned by one organisation (a school, a kindergarten or a bureau).
 

@@ -24,7 +24,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from houqin.core.models.base import RestrictedQuerySet, TenantModel
+from houqin.core.models.base import AppendOnlyModel, RestrictedQuerySet, TenantModel
 
 __all__ = [
     "Trade", "Urgency", "Scale", "Source", "State", "EventAction", "OPEN_STATES", "WORKING_STATES", "DONE_STATES",
@@ -494,15 +494,7 @@ class WorkOrder(TenantModel):
                            + Decimal(self.outside_cost or 0)).quantize(CENT)
 
 
-class AppendOnlyQuerySet(RestrictedQuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("报修单流转记录不可修改")
-
-    def delete(self):
-        raise PermissionError("报修单流转记录不可删除")
-
-
-class WorkOrderEvent(models.Model):
+class WorkOrderEvent(AppendOnlyModel):
     """One transition of a work order (append-only): who, when, from which state to which, and why."""
 
     org_field = "org"
@@ -519,7 +511,7 @@ class WorkOrderEvent(models.Model):
     reason = models.CharField("说明", max_length=300, blank=True)
     data = models.JSONField("详情", default=dict, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    ledger_name = "报修单流转记录"
 
     class Meta:
         verbose_name = "报修流转记录"
@@ -532,14 +524,6 @@ class WorkOrderEvent(models.Model):
     def __str__(self):
         stamp = timezone.localtime(self.time).strftime("%Y-%m-%d %H:%M") if self.time else ""
         return f"{stamp} {self.get_action_display()}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("报修单流转记录不可修改")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("报修单流转记录不可删除")
 
     @property
     def owning_org_id(self):
