@@ -94,3 +94,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     engine = database["ENGINE"].rsplit(".", 1)[-1]
     vendor = "present" if (VENDOR_DIR / "versions.json").is_file() else "MISSING (run make setup)"
     return [f"houqin: database {engine}, data dir {os.environ.get('HOUQIN_DATA_DIR')}, vendor assets {vendor}"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_choice_lists():
+    """Kept drop-down choices (houqin.core.selects) do not outlive a test: rolled-back rows reuse primary keys."""
+    from houqin.core import selects
+
+    selects.clear()
+    yield
+    selects.clear()

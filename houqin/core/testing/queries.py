@@ -12,7 +12,11 @@ IGNORED = ("django_session",)
 
 
 def captured_queries(client, url: str, data: dict | None = None, **extra) -> list[str]:
-    """The SQL a GET of ``url`` runs (session queries left out); the response must be 200."""
+    """The SQL a GET of ``url`` runs (session queries left out); the response must be 200. Kept drop-down choices
+    (houqin.core.selects) are forgotten first, so the page's own queries are counted in full every time."""
+    from houqin.core import selects
+
+    selects.clear()
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url, data or {}, **extra)
     assert response.status_code == 200, f"GET {url} {data or ''}: {response.status_code}"
