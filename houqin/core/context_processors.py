@@ -13,4 +13,4 @@ def navigation(request):
         ids = access_for(user).member_org_ids
         return list(Organization.objects.filter(pk__in=sorted(ids)).order_by("kind", "name").only("pk", "name"))
 
-    return {"nav_menu": menu_for(user), "current_org": current_org(request), "org_choices": org_choices}
+    return {"nav_menu": lambda: menu_for(user), "current_org": current_org(request), "org_choices": org_choices}
