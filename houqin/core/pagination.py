@@ -93,7 +93,17 @@ def _fetch(ordered, limit: int) -> list:
     if not ordered.query.select_related:
         return list(ordered[:limit])
     # One query: WHERE pk IN (SELECT pk … ORDER BY … LIMIT n) ORDER BY … — the outer sort has n rows to sort.
-    return list(ordered.filter(pk__in=ordered.values("pk")[:limit])[:limit])
+    keys = ordered.values("pk")[:limit]
+    query = ordered.query
+    if query.annotations or query.extra or query.distinct or query.combinator:
+        return list(ordered.filter(pk__in=keys)[:limit])
+    # The outer query repeats none of the list's conditions: they are in the keys already, and a condition the
+    # database can use an index for (the school) would lead SQLite to walk that index instead of the n keys.
+    outer = ordered.model._base_manager.filter(pk__in=keys)
+    outer.query.select_related = query.select_related
+    outer.query.deferred_loading = query.deferred_loading
+    outer._prefetch_related_lookups = ordered._prefetch_related_lookups
+    return list(outer.order_by(*query.order_by)[:limit])
 
 
 def paginate(queryset, *, order: str, per_page: int, cursor: str | None, count: bool = True) -> Page:
