@@ -131,7 +131,10 @@ SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA fo
 def _database() -> dict:
     url = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'houqin.sqlite3'}"
     try:
-        config = dj_database_url.parse(url, conn_max_age=env_int("HOUQIN_DB_CONN_MAX_AGE", 0))
+        # Persistent connections: a new PostgreSQL connection per request costs a server process start and an
+        # authentication, several milliseconds on every page; health checks drop a connection the server closed.
+        config = dj_database_url.parse(url, conn_max_age=env_int("HOUQIN_DB_CONN_MAX_AGE", 60),
+                                       conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL this app understands: {exc}") from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":
