@@ -14,7 +14,8 @@ from houqin.bench.server import read_access_log
 
 LUA = """
 local paths = %(paths)s
-local cookie = %(cookie)s
+local cookies = %(cookies)s
+local cookie = ""
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -27,6 +28,7 @@ end
 
 init = function(args)
   counter = id * 7919
+  cookie = cookies[(id %% #cookies) + 1]
 end
 
 request = function()
@@ -80,12 +82,18 @@ def wrk_path() -> str:
     return found
 
 
-def run_wrk(base: str, paths: list[str], *, cookie: str, access_log: Path, workdir: Path, seconds: int,
+def run_wrk(base: str, paths: list[str], *, cookie: str | list[str], access_log: Path, workdir: Path, seconds: int,
             connections: int = 16, threads: int = 2, name: str = "load") -> LoadResult:
-    """``connections`` clients for ``seconds`` over ``paths`` (cycled); returns throughput and server times."""
+    """``connections`` clients for ``seconds`` over ``paths`` (cycled); returns throughput and server times.
+
+    ``cookie`` may be a list of session cookies, one per client, as real users each have their own session: wrk
+    then runs one thread per connection (a wrk thread's connections share its script state, hence its cookie)."""
+    cookies = [cookie] if isinstance(cookie, str) else list(cookie)
+    if len(cookies) > 1:
+        threads = connections
     script = workdir / f"{name}.lua"
     script.write_text(LUA % {"paths": "{" + ", ".join(_lua_string(p) for p in paths) + "}",
-                             "cookie": _lua_string(cookie)}, encoding="utf-8")
+                             "cookies": "{" + ", ".join(_lua_string(c) for c in cookies) + "}"}, encoding="utf-8")
     offset = access_log.stat().st_size if access_log.exists() else 0
     completed = subprocess.run(  # noqa: S603 — our own arguments, no shell
         [wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),

@@ -115,7 +115,10 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
     results += _guarded("P1", "import", importing.import_metrics, scale, workdir, keeper, log=log)
 
     # Web metrics under gunicorn + wrk.
-    cookies = {"keeper": session_cookie(keeper), "bureau": session_cookie(bureau)}
+    # One session per client, as real users each have their own (sixteen clients sharing one session all record
+    # its "last seen" time at once, which real use never does).
+    cookies = {who: [session_cookie(name) for _ in range(scale.connections)]
+               for who, name in (("keeper", keeper), ("bureau", bureau))}
     school_ids = list(Asset.objects.filter(org=first_school).order_by("pk").values_list("pk", flat=True)[:400])
     env = {"HOUQIN_BENCH": "1", "HOUQIN_DEBUG": "0"}
     seconds = scale.load_seconds

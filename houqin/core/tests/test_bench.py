@@ -5,6 +5,9 @@ server-time percentiles from the access log, the importer metric's jobs and the 
 from __future__ import annotations
 
 import json
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import NoReverseMatch, reverse
@@ -12,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from houqin.assets.models import Asset
 from houqin.bench import county as county_data
 from houqin.bench import importing, report
-from houqin.bench.load import percentile
+from houqin.bench.load import percentile, run_wrk
 from houqin.bench.metrics import deep_cursor, metric
 from houqin.bench.server import read_access_log
 from houqin.core.models import Department, Room
@@ -118,3 +121,37 @@ def test_report_table_and_json(tmp_path):
 def test_metric_rounds_and_names_its_database():
     m = metric("x", "name", 1.23456, "ms", target="≤ 2 ms", ok=True, baseline=2.0, ratio=0.61728)
     assert m["value"] == 1.235 and m["ratio"] == 0.617 and m["db"] in ("sqlite", "postgresql")
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/ensure_wrk.sh)")
+def test_each_load_client_has_a_session_of_its_own(tmp_path):
+    """Real users each have their own session: with a list of cookies, every wrk connection sends its own."""
+    seen: set[str] = set()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 — the http.server API
+            seen.add(self.headers.get("Cookie", ""))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        cookies = [f"sessionid=s{i}" for i in range(4)]
+        result = run_wrk(base, ["/a/", "/b/"], cookie=cookies, access_log=tmp_path / "none.log", workdir=tmp_path,
+                         seconds=1, connections=4, name="sessions")
+        assert result.requests > 0 and result.non2xx == 0
+        assert seen == set(cookies)
+        seen.clear()
+        run_wrk(base, ["/a/"], cookie="sessionid=one", access_log=tmp_path / "none.log", workdir=tmp_path,
+                seconds=1, connections=4, name="shared")
+        assert seen == {"sessionid=one"}
+    finally:
+        server.shutdown()
