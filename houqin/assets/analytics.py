@@ -23,7 +23,9 @@ aggregate-only and the work orders are never loaded. Until a source is registere
 
 from __future__ import annotations
 
+import bisect
 import datetime
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +34,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import (
     Case,
     Count,
+    DateField,
     DecimalField,
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -557,6 +562,8 @@ class Report:
     years: list
     funding_by_year: dict
     repairs: Repairs | None
+    computed_at: datetime.datetime | None = None  # when the oldest school summary was computed (None: just now)
+    outdated: list = field(default_factory=list)  # schools whose figures are older than their data (names)
 
     @property
     def has_repair_source(self) -> bool:
@@ -564,62 +571,251 @@ class Report:
 
 
 # --- The report -------------------------------------------------------------------------------------------------------
-def build_report(scope: Scope, *, today: datetime.date | None = None, idle_months: int = DEFAULT_IDLE_MONTHS) -> Report:
-    """Every figure of the analytics page for ``scope``, as of ``today``. A constant number of aggregate queries."""
-    from houqin.assets.models import Asset
+# The report is assembled from one *summary* per school: the school's aggregates as of a day (a JSON-ready dict,
+# ``compute_summaries``). The county adds up its schools' summaries, so what a report costs grows with the number
+# of schools, not of cards. houqin.assets.analytics_summary keeps them (table ``AnalyticsSummary``) and recomputes
+# a school's when its cards changed or the day did; ``build_report(..., live=True)`` (or a ``today`` other than the
+# current date) computes them from the cards for this report only.
+SUMMARY_VERSION = 3  # raise when the summary's layout or a definition changes: kept summaries are then recomputed
 
-    today = today or timezone.localdate()
+
+def build_report(scope: Scope, *, today: datetime.date | None = None, idle_months: int = DEFAULT_IDLE_MONTHS,
+                 live: bool = False) -> Report:
+    """Every figure of the analytics page for ``scope``, as of ``today``: the schools' kept summaries (recomputed
+    when out of date, see analytics_summary) plus the repair figures. A constant number of queries while the
+    summaries are current."""
+    from houqin.assets import analytics_summary
+
+    current_day = timezone.localdate()
+    today = today or current_day
     idle_months = max(1, min(int(idle_months), MAX_IDLE_MONTHS))
     org_ids = scope.org_ids
-    school_names = {s.pk: (s.short_name or s.name) for s in scope.schools}
-    cards = Asset.objects.filter(org_id__in=org_ids)
-    books = on_book(cards)
-    current = month_number(today)
-    past_life = Q(life_end__lte=current)
-    idle = Q(status=AssetStatus.IDLE)
-    has_life = Q(useful_life_years__isnull=False)
+    if live or today != current_day:
+        summaries, state = compute_summaries(org_ids, today), analytics_summary.State(live=True)
+    else:
+        summaries, state = analytics_summary.summaries_for(org_ids, today)
+    report = assemble_report(scope, today, idle_months, summaries)
+    report.computed_at, report.outdated = state.computed_at, [
+        s.short_name or s.name for s in scope.schools if s.pk in state.outdated]
+    return report
 
-    # 1. Age band × category: cards, value, idle, life, past life.
+
+def _is_teaching(path: str, asset_class: str) -> bool:
+    """``_teaching_q`` in Python: a fixed asset of the teaching-equipment classes."""
+    if asset_class != AssetClass.FIXED:
+        return False
+    if not any(path.startswith(f"/{root}/") for root in TEACHING_EQUIPMENT_ROOTS):
+        return False
+    return not any(path.startswith(f"/{code[0]}000000/{code}/") for code in TEACHING_EQUIPMENT_EXCLUDED)
+
+
+MAX_LIFE_YEARS = 150  # longer useful lives end before 1876: no card acquired since can be past one
+
+
+def _life_end_expression(today: datetime.date):
+    """The first day of the month after a card's useful life ends (``acquired_on`` before it: past its life), as a
+    CASE over the useful life (NULL without one) — a plain date comparison, no date function per row."""
+    current = month_number(today)
+    whens = [When(useful_life_years=life, then=Value(month_start(current - life * 12 + 1)))
+             for life in range(1, MAX_LIFE_YEARS + 1) if current - life * 12 + 1 >= 12]
+    return Case(*whens, default=Value(None), output_field=DateField())
+
+
+def _year_expression(first: datetime.date, last: datetime.date):
+    """The acquisition year as comparisons with 1 January of each year between ``first`` and ``last``."""
+    whens = [When(acquired_on__lt=datetime.date(year + 1, 1, 1), then=Value(year))
+             for year in range(first.year, last.year)]
+    return Case(*whens, default=Value(last.year), output_field=IntegerField()) if whens else Value(last.year)
+
+
+def _empty_summary() -> dict:
+    return {"v": SUMMARY_VERSION, "bc": [], "teaching": "0.00", "dept": [], "status": [], "yf": [], "idle": [],
+            "idle_top": []}
+
+
+def compute_summaries(org_ids: Sequence[int], today: datetime.date) -> dict[int, dict]:
+    """Each school's aggregates as of ``today``, from its cards (one scan per kind of figure for all the schools
+    together, grouped by school; no date function per row). Amounts are decimal strings, dates ISO strings:
+
+    * ``bc`` — per age band and 大类: ``[band, code, cards, value, idle_cards, idle_value, life_cards, life_value,
+      past_cards, past_value]`` (cards on the books); ``teaching`` — value of the teaching equipment;
+    * ``dept`` — ``[department_id, name, cards, value, idle_cards, idle_value]``; ``status`` — ``[status, cards,
+      value]`` (all cards); ``yf`` — ``[year, funding source, cards, value]``;
+    * ``idle`` — idle cards ``[k, cards, value]``: long idle for a threshold of 1 … k months; ``idle_top`` — the
+      ``TOP_ROWS`` longest idle ``[day, id, number, name, department, value]``.
+    """
+    from houqin.assets.models import Asset, AssetEvent
+
+    ids = sorted(set(org_ids))
+    result = {pk: _empty_summary() for pk in ids}
+    if not ids:
+        return result
+    cards = Asset.objects.filter(org_id__in=ids)
+    books = on_book(cards)
+
+    def s(value) -> str:
+        return str(money(value))
+
+    # One pass over the cards on the books, grouped by every dimension of the figures below (a few hundred groups
+    # per school): age band × 大类 (with idle, useful life, past it, teaching equipment) and department.
+    past = Case(When(acquired_on__lt=_life_end_expression(today), then=Value(1)), default=Value(0),
+                output_field=IntegerField())
+    merged: dict[tuple, list] = {}
+    departments: dict[tuple, list] = {}
+    teaching: dict[int, Decimal] = defaultdict(Decimal)
+    for row in (books.annotate(band=_band_expression(today), past=past)
+                .values("org_id", "band", "category__path", "asset_class", "department_id", "department__name",
+                        "status", "useful_life_years", "past")
+                .annotate(cards=Count("pk"), value=_value_sum()).order_by()):
+        org_id, n, value = row["org_id"], row["cards"], money(row["value"])
+        path = row["category__path"] or ""
+        idle = row["status"] == AssetStatus.IDLE
+        sums = merged.setdefault((org_id, row["band"], category_group(path)), [0, ZERO, 0, ZERO, 0, ZERO, 0, ZERO])
+        dept = departments.setdefault((org_id, row["department_id"] is None, row["department_id"] or 0),
+                                      [row["department_id"], row["department__name"] or NO_DEPARTMENT, 0, ZERO, 0,
+                                       ZERO])
+        sums[0] += n
+        sums[1] += value
+        dept[2] += n
+        dept[3] += value
+        if idle:
+            sums[2] += n
+            sums[3] += value
+            dept[4] += n
+            dept[5] += value
+        if row["useful_life_years"] is not None:
+            sums[4] += n
+            sums[5] += value
+            if row["past"]:
+                sums[6] += n
+                sums[7] += value
+        if _is_teaching(path, row["asset_class"]):
+            teaching[org_id] += value
+    for (org_id, band, code), sums in sorted(merged.items()):
+        result[org_id]["bc"].append([band, code, *(s(v) if isinstance(v, Decimal) else v for v in sums)])
+    for org_id, value in teaching.items():
+        result[org_id]["teaching"] = s(value)
+    for (org_id, _none, _pk), (dept_id, name, n, value, idle_n, idle_value) in sorted(departments.items()):
+        result[org_id]["dept"].append([dept_id, name, n, s(value), idle_n, s(idle_value)])
+
+    # Status mix (all cards, including those written off).
+    for row in cards.values("org_id", "status").annotate(cards=Count("pk"), value=_value_sum()).order_by():
+        result[row["org_id"]]["status"].append([row["status"], row["cards"], s(row["value"])])
+
+    # Acquisition year × funding source.
+    span = cards.aggregate(first=Min("acquired_on"), last=Max("acquired_on"))  # covered by an index
+    yf: dict[tuple, list] = {}
+    for row in (books.annotate(year=_year_expression(span["first"] or today, span["last"] or today))
+                .values("org_id", "year", "funding_source").annotate(cards=Count("pk"), value=_value_sum())
+                .order_by()):
+        key = (row["org_id"], int(row["year"]), (row["funding_source"] or "").strip() or NO_FUNDING)
+        sums = yf.setdefault(key, [0, ZERO])
+        sums[0] += row["cards"]
+        sums[1] += money(row["value"])
+    for (org_id, year, source), (n, value) in sorted(yf.items()):
+        result[org_id]["yf"].append([year, source, n, s(value)])
+
+    # Idle cards: since when (the last event that made them 闲置, else registration, else acquisition).
+    last_idle = (AssetEvent.objects.filter(asset=OuterRef("pk"), status_after=AssetStatus.IDLE)
+                 .order_by("-time", "-pk").values("time")[:1])
+    idle_cards: dict[int, list] = defaultdict(list)
+    for row in (books.filter(status=AssetStatus.IDLE).annotate(idle_at=Subquery(last_idle))
+                .values("pk", "number", "name", "org_id", "department__name", "idle_at", "registered_on",
+                        "acquired_on", "original_value").order_by()):
+        since = (timezone.localtime(row["idle_at"]).date() if row["idle_at"]
+                 else row["registered_on"] or row["acquired_on"])
+        idle_cards[row["org_id"]].append((since, row["pk"], row["number"], row["name"],
+                                          row["department__name"] or NO_DEPARTMENT, money(row["original_value"])))
+    # Long idle for every threshold the page offers: k = the largest N (months) with "idle since" before
+    # today − N months; the card counts as long idle for N = 1 … k.
+    cutoffs = [add_months(today, -n).isoformat() for n in range(MAX_IDLE_MONTHS, 0, -1)]  # ascending dates
+    for org_id, rows in idle_cards.items():
+        rows.sort(key=lambda r: (r[0], r[1]))
+        per_k: dict[int, list] = {}
+        for row in rows:
+            k = len(cutoffs) - bisect.bisect_right(cutoffs, row[0].isoformat())  # cutoffs after the day
+            if k:
+                sums = per_k.setdefault(k, [0, ZERO])
+                sums[0] += 1
+                sums[1] += row[5]
+        result[org_id]["idle"] = [[k, n, s(value)] for k, (n, value) in sorted(per_k.items())]
+        result[org_id]["idle_top"] = [[r[0].isoformat(), r[1], r[2], r[3], r[4], s(r[5])] for r in rows[:TOP_ROWS]]
+    return result
+
+
+def assemble_report(scope: Scope, today: datetime.date, idle_months: int, summaries: dict[int, dict]) -> Report:
+    """The report of ``scope`` from its schools' summaries (``compute_summaries``), plus the repair figures."""
+    D = Decimal
+    org_ids = scope.org_ids
+    school_names = {s.pk: (s.short_name or s.name) for s in scope.schools}
     totals = Totals()
     bands = [BandRow(i, label) for i, (_low, _high, label) in enumerate(AGE_BANDS)]
     categories: dict[str, CategoryRow] = {}
-    grouped = (books.annotate(band=_band_expression(today), life_end=_life_end())
-               .values("band", "category__path")
-               .annotate(cards=Count("pk"), value=_value_sum(), idle_cards=Count("pk", filter=idle),
-                         idle_value=_value_sum(idle), life_cards=Count("pk", filter=has_life),
-                         life_value=_value_sum(has_life), past_cards=Count("pk", filter=past_life),
-                         past_value=_value_sum(past_life))
-               .order_by())
-    for row in grouped:
-        code = category_group(row["category__path"])
-        cat = categories.setdefault(code, CategoryRow(code))
-        band = bands[row["band"]]
-        value = money(row["value"])
-        for target in (cat, totals):
-            target.cards += row["cards"]
-            target.value += value
-            target.idle_cards += row["idle_cards"]
-            target.idle_value += money(row["idle_value"])
-            target.life_cards += row["life_cards"]
-            target.life_value += money(row["life_value"])
-            target.past_life_cards += row["past_cards"]
-            target.past_life_value += money(row["past_value"])
-        cat.band_values[row["band"]] += value
-        cat.band_cards[row["band"]] += row["cards"]
-        band.cards += row["cards"]
-        band.value += value
-        band.life_value += money(row["life_value"])
-        band.past_life_cards += row["past_cards"]
-        band.past_life_value += money(row["past_value"])
+    schools = {s.pk: SchoolRow(s.pk, s.name, s.kind, s.get_kind_display(), s.pupil_count) for s in scope.schools}
+    departments = []
+    statuses = {s: StatusRow(s, label) for s, label in AssetStatus.choices}
+    funding: dict[str, AmountRow] = {}
+    years: dict[int, AmountRow] = {}
+    matrix: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    cutoff = add_months(today, -idle_months)
+    long_idle = LongIdle(idle_months, cutoff)
+    cutoff_day = cutoff.isoformat()
+    idle_top = []
+
+    for org_id in org_ids:
+        data = summaries.get(org_id) or _empty_summary()
+        school = schools[org_id]
+        # 1. Age band × category.
+        for band_no, code, cards, value, idle_cards, idle_value, life_cards, life_value, past_cards, past_value in (
+                data["bc"]):
+            value, idle_value, life_value, past_value = D(value), D(idle_value), D(life_value), D(past_value)
+            cat = categories.setdefault(code, CategoryRow(code))
+            band = bands[band_no]
+            for target in (cat, totals):
+                target.cards += cards
+                target.value += value
+                target.idle_cards += idle_cards
+                target.idle_value += idle_value
+                target.life_cards += life_cards
+                target.life_value += life_value
+                target.past_life_cards += past_cards
+                target.past_life_value += past_value
+            cat.band_values[band_no] += value
+            cat.band_cards[band_no] += cards
+            band.cards += cards
+            band.value += value
+            band.life_value += life_value
+            band.past_life_cards += past_cards
+            band.past_life_value += past_value
+            school.cards += cards
+            school.value += value
+        # 2. Per school: teaching equipment.
+        school.teaching_value = D(data["teaching"])
+        # 3. Per department.
+        for _dept_id, name, cards, value, idle_cards, idle_value in data["dept"]:
+            departments.append(DepartmentRow(school_names.get(org_id, ""), name, cards, D(value), idle_cards,
+                                             D(idle_value)))
+        # 4. Long idle: idle since before the cutoff (count and value; the longest idle of each school).
+        for k, cards, value in data["idle"]:
+            if k >= idle_months:
+                long_idle.cards += cards
+                long_idle.value += D(value)
+        idle_top.append(data["idle_top"])
+        # 5. Status mix.
+        for status, cards, value in data["status"]:
+            if status in statuses:
+                statuses[status].cards += cards
+                statuses[status].value += D(value)
+        # 6. Funding source × acquisition year.
+        for year, source, cards, value in data["yf"]:
+            value = D(value)
+            for target in (funding.setdefault(source, AmountRow(source)), years.setdefault(year, AmountRow(str(year)))):
+                target.cards += cards
+                target.value += value
+            matrix[(year, source)] += value
+
     for band in bands:
         band.share = ratio(band.value, totals.value)
-
-    # 2. Per school: value and teaching equipment (value per pupil).
-    schools = {s.pk: SchoolRow(s.pk, s.name, s.kind, s.get_kind_display(), s.pupil_count) for s in scope.schools}
-    for row in (books.values("org_id").annotate(cards=Count("pk"), value=_value_sum(),
-                                                 teaching=_value_sum(_teaching_q())).order_by()):
-        school = schools[row["org_id"]]
-        school.cards, school.value, school.teaching_value = row["cards"], money(row["value"]), money(row["teaching"])
     for school in schools.values():
         totals.teaching_value += school.teaching_value
         if school.pupils:
@@ -630,46 +826,26 @@ def build_report(scope: Scope, *, today: datetime.date | None = None, idle_month
                                                      s.name))
     for rank, school in enumerate(ranked, 1):
         school.rank = rank if school.teaching_per_pupil is not None else None
-
-    # 3. Idle rate per department.
-    departments = []
-    for row in (books.values("org_id", "department_id", "department__name")
-                .annotate(cards=Count("pk"), value=_value_sum(), idle_cards=Count("pk", filter=idle),
-                          idle_value=_value_sum(idle)).order_by()):
-        departments.append(DepartmentRow(school_names.get(row["org_id"], ""),
-                                         row["department__name"] or NO_DEPARTMENT, row["cards"], money(row["value"]),
-                                         row["idle_cards"], money(row["idle_value"])))
     departments.sort(key=lambda d: (-(d.idle_rate or 0), -d.idle_value, d.school, d.department))
+    # Each school's list runs from the longest idle: merge them and stop at the cutoff or at TOP_ROWS cards.
+    def tagged(rows, org_id):
+        for row in rows:
+            yield (*row, org_id)
 
-    # 4. Cards idle for longer than ``idle_months`` (since the last event that made them 闲置).
-    long_idle = _long_idle(books, today, idle_months, school_names)
-
-    # 5. Status mix (all cards, including those written off).
-    statuses = {s: StatusRow(s, label) for s, label in AssetStatus.choices}
-    for row in cards.values("status").annotate(cards=Count("pk"), value=_value_sum()).order_by():
-        if row["status"] in statuses:
-            statuses[row["status"]].cards = row["cards"]
-            statuses[row["status"]].value = money(row["value"])
+    top = heapq.merge(*[tagged(rows, org_id) for org_id, rows in zip(org_ids, idle_top, strict=True)],
+                      key=lambda r: (r[0], r[1]))
+    for day, pk, number, name, department, value, org_id in top:
+        if day >= cutoff_day or len(long_idle.rows) >= TOP_ROWS:
+            break
+        since = datetime.date.fromisoformat(day)
+        long_idle.rows.append(IdleCard(pk, number, name, school_names.get(org_id, ""), department, since,
+                                       age_months(since, today), D(value)))
     off_book = [statuses[s] for s in OFF_BOOK_STATUSES]
     totals.off_book_cards = sum(s.cards for s in off_book)
     totals.off_book_value = sum((s.value for s in off_book), ZERO)
     all_value = sum((s.value for s in statuses.values()), ZERO)
     for row in statuses.values():
         row.share = ratio(row.value, all_value)
-
-    # 6. Funding source × acquisition year.
-    funding: dict[str, AmountRow] = {}
-    years: dict[int, AmountRow] = {}
-    matrix: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
-    for row in (books.annotate(year=ExtractYear("acquired_on")).values("year", "funding_source")
-                .annotate(cards=Count("pk"), value=_value_sum()).order_by()):
-        source = (row["funding_source"] or "").strip() or NO_FUNDING
-        year = int(row["year"])
-        value = money(row["value"])
-        for target in (funding.setdefault(source, AmountRow(source)), years.setdefault(year, AmountRow(str(year)))):
-            target.cards += row["cards"]
-            target.value += value
-        matrix[(year, source)] += value
     funding_rows = sorted(funding.values(), key=lambda r: (-r.value, r.label))
     year_rows = [years[y] for y in sorted(years)]
     for row in (*funding_rows, *year_rows):
@@ -680,7 +856,7 @@ def build_report(scope: Scope, *, today: datetime.date | None = None, idle_month
         "values": [[matrix.get((y, r.label), ZERO) for y in sorted(years)] for r in funding_rows],
     }
 
-    # 7. Repairs (when the repairs app provides them).
+    # 7. Repairs (when the repairs app provides them): live, a few grouped queries on the repairs.
     repairs = _repairs(org_ids, today, categories, school_names)
 
     _name_categories(categories.values(), org_ids, repairs)
@@ -688,32 +864,6 @@ def build_report(scope: Scope, *, today: datetime.date | None = None, idle_month
     return Report(scope, today, totals, bands, category_rows, departments, long_idle,
                   sorted(schools.values(), key=lambda s: (s.rank is None, s.rank or 0, s.name)),
                   list(statuses.values()), funding_rows, year_rows, funding_by_year, repairs)
-
-
-def _long_idle(books, today: datetime.date, months: int, school_names: dict) -> LongIdle:
-    from houqin.assets.models import AssetEvent
-
-    cutoff = add_months(today, -months)
-    cutoff_time = timezone.make_aware(datetime.datetime.combine(cutoff, datetime.time.min))
-    last_idle = (AssetEvent.objects.filter(asset=OuterRef("pk"), status_after=AssetStatus.IDLE)
-                 .order_by("-time", "-pk").values("time")[:1])
-    idle = (books.filter(status=AssetStatus.IDLE).annotate(idle_at=Subquery(last_idle))
-            .filter(Q(idle_at__lt=cutoff_time)
-                    | Q(idle_at__isnull=True, registered_on__lt=cutoff)
-                    | Q(idle_at__isnull=True, registered_on__isnull=True, acquired_on__lt=cutoff)))
-    result = LongIdle(months, cutoff)
-    agg = idle.aggregate(cards=Count("pk"), value=_value_sum())
-    result.cards, result.value = agg["cards"], money(agg["value"])
-    rows = (idle.order_by(F("idle_at").asc(nulls_first=True), "registered_on", "acquired_on", "pk")
-            .values("pk", "number", "name", "org_id", "department__name", "idle_at", "registered_on", "acquired_on",
-                    "original_value")[:TOP_ROWS])
-    for row in rows:
-        since = (timezone.localtime(row["idle_at"]).date() if row["idle_at"]
-                 else row["registered_on"] or row["acquired_on"])
-        result.rows.append(IdleCard(row["pk"], row["number"], row["name"], school_names.get(row["org_id"], ""),
-                                    row["department__name"] or NO_DEPARTMENT, since, age_months(since, today),
-                                    money(row["original_value"])))
-    return result
 
 
 def _repair_aggregates(recent_since: datetime.date) -> dict:
@@ -740,10 +890,7 @@ def _repairs(org_ids, today: datetime.date, categories: dict, school_names: dict
     recent_since = add_months(today, -REPLACE_RECENT_MONTHS)
     aggs = _repair_aggregates(recent_since)
 
-    agg = rows.aggregate(cards=Count("asset", distinct=True), **aggs)
-    totals = RepairTotals(agg["repairs"], agg["recent"], money(agg["repair_cost"]), agg["cards"],
-                          sum((c.value for c in categories.values()), ZERO))
-
+    totals = RepairTotals(value=sum((c.value for c in categories.values()), ZERO))
     by_category: dict[str, RepairGroupRow] = {}
     for row in (rows.values("asset__category__path")
                 .annotate(cards_repaired=Count("asset", distinct=True), **aggs).order_by()):
@@ -757,6 +904,13 @@ def _repairs(org_ids, today: datetime.date, categories: dict, school_names: dict
         cat = categories.get(code)
         if cat is not None:
             group.cards, group.value = cat.cards, cat.value
+        # The totals are the categories' sums (a card has one category: its repairs are counted once).
+        totals.repairs += group.repairs
+        totals.recent_repairs += group.recent_repairs
+        totals.cost += group.cost
+        totals.cards += group.cards_repaired
+    if not totals.repairs:  # nothing repaired: no model, card or suggestion to group
+        return Repairs(totals, sorted(by_category.values(), key=lambda g: g.label), [], [], [], 0)
 
     by_model = []
     for row in (rows.values("asset__brand", "asset__model")
@@ -882,3 +1036,8 @@ def card_figures(asset, today: datetime.date | None = None) -> CardFigures:
                                                   value=figures.original_value,
                                                   recent_repairs=figures.recent_repairs)
     return figures
+
+
+# The kept summaries watch the cards' changes from the moment the analytics are imported (the repairs app imports
+# this module in its ready()); houqin.assets.analytics_summary uses the functions above.
+from houqin.assets import analytics_summary as _summary  # noqa: E402,F401

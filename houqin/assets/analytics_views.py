@@ -11,29 +11,38 @@ The figures come from houqin.assets.analytics (aggregate queries only).
 
 from __future__ import annotations
 
+import html
 import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.safestring import SafeData, mark_safe
 from django.views import View
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from houqin.assets import analytics
+from houqin.assets import analytics, analytics_summary
 from houqin.assets import views as _views  # noqa: F401  (the app's menu entries come before this page's)
 from houqin.assets.analytics import AGE_BANDS, percent
 from houqin.core import navigation
 from houqin.core.exporting import XLSX, _safe
 from houqin.core.middleware import current_org
 from houqin.core.tables import plain
+
+
+def escape(value) -> str:
+    """``conditional_escape`` without its wrappers (called for every cell of the tables)."""
+    return value if isinstance(value, SafeData) else html.escape(str(value))
+
 
 # --- Tables: one definition for the page and the export -----------------------------------------------------------
 
@@ -90,6 +99,37 @@ class Table:
     @property
     def footer(self) -> list[dict] | None:
         return self.cells(self.total) if self.total is not None else None
+
+    def html(self) -> str:
+        """The ``<table>`` written in one pass (a county's tables have thousands of cells: Django's template loop
+        would take most of the page's time). Every text is escaped."""
+        end = ' class="text-end"'
+        head = "".join(f'<th scope="col"{end if c.numeric else ""}>{escape(c.label)}</th>' for c in self.columns)
+        classes = [("text-end text-nowrap" if c.numeric else ("text-nowrap" if c.nowrap else ""))
+                   for c in self.columns]
+        parts = [f'<table class="table table-vcenter card-table table-striped table-sm" '
+                 f'data-testid="table-{escape(self.key)}"><caption class="visually-hidden">{escape(self.title)}'
+                 f"</caption><thead><tr>{head}</tr></thead><tbody>"]
+        for row in self.rows:
+            parts.append("<tr>")
+            for column, css in zip(self.columns, classes, strict=True):
+                text = escape(column.text(row))
+                if column.link:
+                    text = f'<a href="{escape(column.link(row))}">{text}</a>'
+                parts.append(f'<td class="{css}">{text}</td>')
+            parts.append("</tr>")
+        if not self.rows:
+            parts.append(f'<tr><td colspan="{len(self.columns)}" class="text-center text-secondary py-4">'
+                         f"{escape(self.empty)}</td></tr>")
+        parts.append("</tbody>")
+        if self.rows and self.total is not None:
+            parts.append('<tfoot><tr class="fw-bold">')
+            for column in self.columns:
+                css = ' class="text-end text-nowrap"' if column.numeric else ""
+                parts.append(f"<td{css}>{escape(column.text(self.total))}</td>")
+            parts.append("</tr></tfoot>")
+        parts.append("</table>")
+        return mark_safe("".join(parts))  # noqa: S308 — every value above is escaped
 
 
 @dataclass
@@ -390,11 +430,24 @@ class AnalyticsView(LoginRequiredMixin, View):
 
     template_name = "assets/analytics/report.html"
 
-    def get(self, request):
+    def _scope(self, request, raw):
         scopes = analytics.scopes_for(request.user)
         if not scopes:
             raise PermissionDenied("您没有查看资产分析的权限。")
-        scope = analytics.pick_scope(scopes, request.GET.get("org"), current_org(request))
+        return scopes, analytics.pick_scope(scopes, raw, current_org(request))
+
+    def post(self, request):
+        """刷新: recompute the kept figures of the chosen scope's schools now, then show the page again."""
+        _scopes, scope = self._scope(request, request.POST.get("org"))
+        analytics_summary.summaries_for(scope.org_ids, force=True)
+        messages.success(request, "统计数据已刷新。")
+        query = {"org": scope.key}
+        if request.POST.get("idle_months"):
+            query["idle_months"] = parse_idle_months(request.POST.get("idle_months"))
+        return redirect(f"{reverse('assets:analytics')}?{urlencode(query)}")
+
+    def get(self, request):
+        scopes, scope = self._scope(request, request.GET.get("org"))
         idle_months = parse_idle_months(request.GET.get("idle_months"))
         report = analytics.build_report(scope, idle_months=idle_months)
         tables = report_tables(report)
@@ -410,6 +463,7 @@ class AnalyticsView(LoginRequiredMixin, View):
             "export_query": query.urlencode(), "no_repair_data": analytics.NO_REPAIR_DATA,
             "suggestion_rule": suggestion_rule(), "per_pupil_basis": analytics.PER_PUPIL_BASIS,
             "list_url": reverse("assets:asset_list"),
+            "computed_at": report.computed_at, "outdated": report.outdated,
         }
         return render(request, self.template_name, context)
 

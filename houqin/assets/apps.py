@@ -24,4 +24,8 @@ class AssetsConfig(AppConfig):
         navigation.group("assets", "校产管理", "ti ti-package", 10)
         post_migrate.connect(_load_categories, sender=self, dispatch_uid="houqin.assets.load_categories")
         # The stocktake module registers the "stocktake" approval type (盘点差异处理) on import.
-        from houqin.assets import stocktake  # noqa: F401
+        # The analytics summaries listen to card changes (signals connected on import).
+        from houqin.assets import (
+            analytics_summary,  # noqa: F401
+            stocktake,  # noqa: F401
+        )

@@ -6,6 +6,7 @@
 * ``stocktake`` — stocktaking plans, their frozen expected lists, counts and adjustments.
 """
 
+from houqin.assets.models.analytics import *  # noqa: F401,F403
 from houqin.assets.models.cards import *  # noqa: F401,F403
 from houqin.assets.models.custody import *  # noqa: F401,F403
 from houqin.assets.models.disposal import *  # noqa: F401,F403

@@ -30,6 +30,9 @@ API = {ANON: API_DENIED, "admin_a": 200, "head_a": 200, "teacher_a": 403, "admin
 ROUTES = {
     "assets:analytics": (
         Check("GET", PAGE, no_leak=True, setup=idle_card_of_school_a),
+        # 刷新 recomputes the kept figures of the user's own scope and shows the page again.
+        Check("POST", {**PAGE, **{p: 302 for p, status in PAGE.items() if status == 200}},
+              data=lambda world: {"refresh": "1"}, setup=idle_card_of_school_a),
     ),
     # A card's analytics panel: like the card itself (404 outside school A and for those who cannot view cards).
     "assets:analytics_card": (
