@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import tempfile
+from dataclasses import dataclass
+from html import escape  # plain str escaping (Django's lazy wrapper costs more per cell)
 from urllib.parse import quote
 
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -18,6 +20,7 @@ from django.http import FileResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views import View
 
 from houqin.assets.analytics_views import Col, Line, TotalRow, write_tables
@@ -34,14 +37,61 @@ TIME_NOTE = "时间按自然时间（钟点）计算：从报修到接单、从�
 PERIOD_NOTE = "统计对象：统计期间内报修的报修单（不含已合并的重复报修），完成、超时、评价和费用都指这些报修单的情况。"
 
 
+PAGE_ROWS = 50  # rows of a county's per-group table on the page (the export has every row)
+
+
+@dataclass
 class Table(BaseTable):
-    """The asset analytics' table, with each cell labelled by its column (a phone shows rows as labelled cards)."""
+    """The asset analytics' table, with each cell labelled by its column (a phone shows rows as labelled cards).
+    The page's rows are rendered here (``body_html``: escaped, one string) rather than cell by cell in the template —
+    a county's tables hold thousands of cells. ``limit`` caps the rows shown on the page (the export has them all)."""
+
+    limit: int | None = None
 
     def cells(self, row) -> list[dict]:
         cells = super().cells(row)
         for cell, column in zip(cells, self.columns, strict=True):
             cell["label"] = column.label
         return cells
+
+    @property
+    def shown(self) -> list:
+        return self.rows[:self.limit] if self.limit is not None else self.rows
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.shown) < len(self.rows)
+
+    @property
+    def page_note(self) -> str:
+        if not self.truncated:
+            return self.note
+        cut = f"共 {len(self.rows):,} 行，这里显示受理最多的 {len(self.shown):,} 行，全部数据请导出 Excel 查看。"
+        return f"{cut}{self.note}"
+
+    def _tr(self, row) -> str:
+        out = []
+        for column in self.columns:
+            css = ("text-end text-nowrap" if column.numeric else "text-nowrap" if column.nowrap else "")
+            text = escape(column.text(row))
+            if column.link:
+                text = f'<a href="{escape(column.link(row))}">{text}</a>'
+            out.append(f'<td data-label="{escape(column.label)}" class="{css}">{text}</td>')
+        return f"<tr>{''.join(out)}</tr>"
+
+    @property
+    def body_html(self) -> str:
+        return mark_safe("".join(self._tr(row) for row in self.shown))  # noqa: S308 (escaped above)
+
+    @property
+    def footer_html(self) -> str:
+        if self.total is None or not self.rows:
+            return ""
+        cells = []
+        for cell in self.footer:
+            css = ' class="text-end text-nowrap"' if cell["numeric"] else ""
+            cells.append(f'<td data-label="{escape(cell["label"])}"{css}>{escape(cell["text"])}</td>')
+        return mark_safe(f'<tr class="fw-bold">{"".join(cells)}</tr>')  # noqa: S308 (escaped above)
 
 
 def _hours(value) -> str:
@@ -102,10 +152,11 @@ def dashboard_tables(board: reports.Dashboard) -> list[Table]:
     if county:
         tables.append(Table("schools", "各学校", [Col("label", "学校"), *_group_cols(),
                                                 Col("satisfaction", "满意率", "percent")], board.schools, _total(t)))
+    limit = PAGE_ROWS if county else None  # a county's per-school rows: the page shows the largest, the export all
     tables.append(Table("categories", "按报修类别", [*school, Col("label", "报修类别"), *_group_cols()],
-                        board.categories, _total(t)))
+                        board.categories, _total(t), limit=limit))
     tables.append(Table("buildings", "按楼栋", [*school, Col("label", "楼栋"), *_group_cols()], board.buildings,
-                        _total(t)))
+                        _total(t), limit=limit))
     tables.append(Table("technicians", "维修人员考核", [
         *school, Col("label", "维修人员"), Col("done", "完成", "int"), Col("finish_rate", "按时完工率", "percent"),
         Col("finish_hours", "平均完成（小时）", "decimal"),
@@ -115,7 +166,7 @@ def dashboard_tables(board: reports.Dashboard) -> list[Table]:
         Col("cost", "维修费用（元）", "money"), Col("received", "派给他的报修单", "int"),
     ], board.technicians, _total(t), empty="统计期间内没有派工的报修单",
         note="平均评分和满意率只算已评价的报修单，未评价的单独列出，不当作满意。"
-             "按时完工率 = 按时完工 ÷ 已完工（有时限的）。"))
+             "按时完工率 = 按时完工 ÷ 已完工（有时限的）。", limit=limit))
     return tables
 
 

@@ -1,10 +1,10 @@
 """Figures of the repairs dashboard (维修看板) and of the term summary: one school's or a county's work orders.
 
-Every figure comes from aggregate queries (GROUP BY in the database): the dashboard runs three — one over the per-day
-summary (``RepairDaySummary``, kept by ``houqin.repairs.summary``) per school × category × building × assignee,
-rolled up in Python into the totals and the per-group tables, one over the summary for the months, and one live query
-over the open orders (by state, and the period's orders late *now*, which depends on the clock) — and Python walks
-only grouped rows, never the orders.
+Every figure comes from aggregate queries (GROUP BY in the database): the dashboard runs four — the open counts per
+school and state (``RepairOpenCount``), the few open orders not late yet (the clock-bound part of "late"), one GROUP BY
+over the summaries (``RepairMonthSummary`` for whole months, ``RepairDaySummary`` for the days at a period's ends; kept
+by ``houqin.repairs.summary``) per school × category × building × assignee, rolled up in Python into the totals and
+the per-group tables, and one over the summaries for the months — and Python walks only grouped rows, never the orders.
 The definitions are in docs/repairs-dashboard.md.
 
 **The period rule.** A period is a range of local dates ``start``–``end`` (both included). Its orders are the orders
@@ -21,16 +21,17 @@ cannot be averaged in the database. On-time figures compare against the stored d
 from __future__ import annotations
 
 import datetime
+import operator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, DateField, F, Func, Q, Sum, When
+from django.db.models import Case, CharField, Count, DateField, F, Func, Q, Value, When
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from houqin.assets.analytics import Scope, pick_scope  # noqa: F401  (re-exported for the views and the API)
-from houqin.repairs.models import DONE_STATES, OPEN_STATES, RepairDaySummary, State, WorkOrder
+from houqin.repairs.models import DONE_STATES, OPEN_STATES, RepairDaySummary, RepairOpenCount, State, WorkOrder
 from houqin.repairs.models.workorders import overdue_q
 
 PERM = "repairs.view_workorder"
@@ -57,6 +58,7 @@ COMPLETED = DONE & Q(completed_at__isnull=False)
 COUNTS = ("received", "done", "late", "accept_clocked", "accepted_on_time", "finish_clocked", "finished_on_time",
           "accept_n", "finish_n", "rated", "satisfied", "unrated", "rating_sum", "reopened")
 SUMS = ("accept_sum", "finish_sum", "labour_hours", "cost")
+VALUES = COUNTS + SUMS  # a row's figures as a vector (``vector``), summed element-wise when rows roll up
 
 
 # --- Small helpers --------------------------------------------------------------------------------------------------
@@ -144,19 +146,8 @@ def local_month():
     return TruncMonth("reported_at", tzinfo=timezone.get_default_timezone())
 
 
-class DayMonth(Func):
-    """``YYYY-MM`` of a date column, natively (Django's ``TruncMonth`` calls a Python function per row on SQLite)."""
-
-    output_field = CharField()
-    arity = 1
-    template = "substr(%(expressions)s, 1, 7)"
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, template="to_char(%(expressions)s, 'YYYY-MM')", **extra)
-
-
 def month_key(value) -> str | None:
-    """``YYYY-MM`` of what ``local_month``/``DayMonth`` gave (a string, a date or an aware datetime)."""
+    """``YYYY-MM`` of what ``local_month`` gave (a string, a date or an aware datetime)."""
     if value is None or isinstance(value, str):
         return value and value[:7]
     if isinstance(value, datetime.datetime) and timezone.is_aware(value):
@@ -233,39 +224,222 @@ def period_orders(org_ids, start: datetime.date, end: datetime.date):
             .exclude(state=State.MERGED))
 
 
-def summary_rows(org_ids, start: datetime.date, end: datetime.date):
-    """The per-day summary rows of ``org_ids`` for the orders reported from ``start`` to ``end`` (both included):
-    a filter on the day column (index ``(org, day)``)."""
-    return RepairDaySummary.objects.filter(org_id__in=sorted(org_ids), day__gte=start, day__lte=end)
-
-
-SUMMED = ("received", "done", "flagged_late", "accept_clocked", "accepted_on_time", "finish_clocked",
-          "finished_on_time", "accept_n", "accept_seconds", "finish_n", "finish_seconds", "rated", "satisfied",
-          "unrated", "rating_sum", "reopened", "labour_hours", "cost")
-
-
-def _summed() -> dict:
-    return {f"s_{name}": Sum(name) for name in SUMMED}
+SUMMED = ("received", "done", "flagged_late", "open_unflagged", "accept_clocked", "accepted_on_time",
+          "finish_clocked", "finished_on_time", "accept_n", "accept_seconds", "finish_n", "finish_seconds", "rated",
+          "satisfied", "unrated", "rating_sum", "reopened", "labour_hours", "cost")
+MONTH_SUMMED = ("received", "done", "flagged_late", "open_unflagged")
+DIMENSIONS = ("org_id", "category_id", "building_id", "assignee_id")
 
 
 def _summary_facts(row: dict) -> dict:
-    """A row of summed summary columns as the figure keys ``Figures.add`` reads (durations back to hours)."""
-    out = {k: v for k, v in row.items() if not k.startswith("s_")}
-    out.update({name: row[f"s_{name}"] or 0 for name in SUMMED})
-    out["late"] = out.pop("flagged_late")
+    """A row of summed summary columns (``s_<fact>``, other keys kept) as the figure keys ``Figures.add`` reads:
+    durations back to hours, decimals as Decimals; "late" is the stored late flags plus the open unflagged orders,
+    less those not late by the clock yet (``late_now``) — the caller subtracts those."""
+    out = {k: v for k, v in row.items() if k[:2] != "s_"}
+    for name in SUMMED:
+        out[name] = row[f"s_{name}"] or 0
+    out["late"] = out.pop("flagged_late") + out.pop("open_unflagged")
     out["accept_sum"] = out.pop("accept_seconds") / 3600.0
     out["finish_sum"] = out.pop("finish_seconds") / 3600.0
+    # Raw rows: decimals as the backend gives them (floats on SQLite, with noise in the last digits).
+    out["labour_hours"] = Decimal(str(out["labour_hours"])).quantize(HOURS, rounding=ROUND_HALF_UP)
+    out["cost"] = Decimal(str(out["cost"])).quantize(CENT, rounding=ROUND_HALF_UP)
     return out
 
 
-LIVE_ONLY_STATES = Q(state__in=OPEN_STATES)
+def vector(row: dict) -> list:
+    """The figures of an aggregate row in the order of ``VALUES``."""
+    return [row[name] or 0 for name in VALUES]
+
+
+OPEN = Q(state__in=OPEN_STATES)
 FLAGGED = Q(accept_late=True) | Q(start_late=True) | Q(finish_late=True)  # a step done late (stored, not clock-bound)
+OPEN_UNFLAGGED = OPEN & ~FLAGGED  # stored in the summary; those of them late now are the clock-bound part of "late"
 
 
-def live_late_q(now) -> Q:
-    """Late now by the clock only (open past a due time) and not yet flagged: what ``overdue_q(now)`` adds to the
-    summary's stored late flags (``FLAGGED``). Only open orders can match."""
-    return LIVE_ONLY_STATES & ~FLAGGED & overdue_q(now)
+@dataclass(frozen=True)
+class Slices:
+    """Which summary rows make a period: the month rows of ``months`` (a contiguous run of first days, or none), plus
+    the day rows of the ranges ``plus``, less the day rows of the ranges ``minus`` (days of a month row outside the
+    period). A partly covered month is read as day rows when the period covers at most half of it, else as its
+    month row less the days outside the period — so a period reads at most about half a month of day rows at each
+    end, however long it is (and none after today: no order is reported in the future)."""
+
+    months: tuple = ()
+    plus: tuple = ()
+    minus: tuple = ()
+
+
+def _next_month(day: datetime.date) -> datetime.date:
+    return (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+
+
+def slices(start: datetime.date, end: datetime.date) -> Slices:
+    months, plus, minus = [], [], []
+    first = start.replace(day=1)
+    one = datetime.timedelta(days=1)
+    while first <= end:
+        last = _next_month(first) - one
+        lo, hi = max(start, first), min(end, last)
+        covered, total = (hi - lo).days + 1, (last - first).days + 1
+        if covered == total:
+            months.append(first)
+        elif covered * 2 <= total:
+            plus.append((lo, hi))
+        else:
+            months.append(first)
+            if lo > first:
+                minus.append((first, lo - one))
+            if hi < last:
+                minus.append((hi + one, last))
+        first = _next_month(first)
+    return Slices(tuple(months), tuple(plus), tuple(minus))
+
+
+def _month_text(column: str) -> str:
+    """SQL for ``YYYY-MM`` of a date column (no per-row Python function on SQLite)."""
+    if connection.vendor == "postgresql":
+        return f"to_char({column}, 'YYYY-MM')"
+    return f"substr({column}, 1, 7)"
+
+
+def summed_sql(org_ids, start: datetime.date, end: datetime.date, *, by_month: bool = False) -> tuple[str, list]:
+    """``SELECT <group>, SUM(fact) AS s_fact … FROM (<the period's summary rows>) GROUP BY <group>``: per school ×
+    category × building × assignee, or per month of report (``month``, ``YYYY-MM``) with ``by_month``. The rows are a
+    ``UNION ALL`` of the month rows and the day rows of ``slices`` (subtracted ones negated), each on its index
+    (``(org, month)``, ``(org, day)``)."""
+    from houqin.repairs.models import RepairMonthSummary
+
+    quote = connection.ops.quote_name
+    cut = slices(start, end)
+    facts = MONTH_SUMMED if by_month else SUMMED
+    orgs = sorted(org_ids) or [0]
+    in_orgs = f"{quote('org_id')} IN ({', '.join(['%s'] * len(orgs))})"
+    date = connection.ops.adapt_datefield_value
+    branches, params = [], []
+
+    def branch(table: str, column: str, lo, hi, sign: str):
+        group = _month_text(quote(column)) + " AS month" if by_month else ", ".join(quote(c) for c in DIMENSIONS)
+        values = ", ".join(f"{sign}{quote(RepairDaySummary._meta.get_field(f).column)} AS {quote(f)}" for f in facts)
+        branches.append(f"SELECT {group}, {values} FROM {quote(table)} "
+                        f"WHERE {in_orgs} AND {quote(column)} >= %s AND {quote(column)} <= %s")
+        params.extend([*orgs, date(lo), date(hi)])
+
+    if cut.months:
+        branch(RepairMonthSummary._meta.db_table, "month", cut.months[0], cut.months[-1], "")
+    for lo, hi in cut.plus:
+        branch(RepairDaySummary._meta.db_table, "day", lo, hi, "")
+    for lo, hi in cut.minus:
+        branch(RepairDaySummary._meta.db_table, "day", lo, hi, "-")
+    keys = "month" if by_month else ", ".join(quote(c) for c in DIMENSIONS)
+    sums = ", ".join(f"SUM({quote(f)}) AS {quote('s_' + f)}" for f in facts)
+    # A combination whose orders all fall on the days subtracted from a month row sums to nothing: not a row.
+    return (f"SELECT {keys}, {sums} FROM ({' UNION ALL '.join(branches)}) u GROUP BY {keys} "
+            f"HAVING SUM({quote('received')}) <> 0", params)
+
+
+def _fetch(sql: str, params) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+class CompiledQuery:
+    """A query compiled once per process and shape, then bound to new values: the ORM takes ~10 ms to compile the
+    not-late query (its ``overdue_q`` and cases), the database ~1 ms to run it. Built with sentinel values (dates in
+    1901, negative ids) that no real parameter can equal; ``bind`` puts the real ones in their places."""
+
+    SENTINELS = {"now": datetime.datetime(1901, 1, 1, 1, tzinfo=datetime.UTC),
+                 "start": datetime.datetime(1901, 1, 2, 2, tzinfo=datetime.UTC),
+                 "end": datetime.datetime(1901, 1, 3, 3, tzinfo=datetime.UTC)}
+
+    def __init__(self, build, n_orgs: int):
+        orgs = [-(i + 1) for i in range(n_orgs)]
+        queryset = build(orgs=orgs, **self.SENTINELS)
+        self.sql, params = queryset.query.sql_with_params()
+        field = WorkOrder._meta.get_field("reported_at")
+        marks = {self._key(field.get_db_prep_value(value, connection)): name for name, value in self.SENTINELS.items()}
+        self.slots = []
+        for value in params:
+            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+                self.slots.append(("org", -value - 1))
+            else:
+                self.slots.append((marks.get(self._key(value)), value))
+
+    @staticmethod
+    def _key(value):
+        return value.isoformat() if isinstance(value, datetime.datetime) else value
+
+    def bind(self, *, orgs, **values) -> tuple[str, list]:
+        field = WorkOrder._meta.get_field("reported_at")
+        prepared = {name: field.get_db_prep_value(value, connection) for name, value in values.items()}
+        params = []
+        for slot, value in self.slots:
+            params.append(orgs[value] if slot == "org" else prepared[slot] if slot else value)
+        return self.sql, params
+
+
+_COMPILED: dict = {}
+
+
+def _not_late_query(*, orgs, now, start, end):
+    """The open orders that may still be on time, grouped (see ``late_now``)."""
+    in_period = Q(reported_at__gte=start, reported_at__lt=end)
+    # The candidates by id — finish due ahead, or none (in practice none: due times are set together) — each on the
+    # (org, finish_due) index; the state only in the counts: else SQLite prefers an index serving the GROUP BY and
+    # reads every open order of the school.
+    ahead = WorkOrder.objects.filter(org_id__in=orgs, finish_due__gte=now).order_by().values("pk")
+    no_due = WorkOrder.objects.filter(org_id__in=orgs, finish_due__isnull=True).order_by().values("pk")
+    return (WorkOrder.objects.filter(pk__in=ahead.union(no_due, all=True)).order_by()
+            .annotate(p_in=Case(When(in_period, then=Value(1)), default=Value(0)), p_month=local_month())
+            .values("state", "org", "category", "building", "assignee", "p_in", "p_month")
+            .annotate(n=Count("pk", filter=OPEN), late=Count("pk", filter=OPEN & overdue_q(now))))
+
+
+def _not_late_sql(n_orgs: int) -> CompiledQuery:
+    key = (connection.vendor, timezone.get_default_timezone_name(), n_orgs)
+    if key not in _COMPILED:
+        _COMPILED[key] = CompiledQuery(_not_late_query, n_orgs)
+    return _COMPILED[key]
+
+
+def late_now(org_ids, period: Period, now) -> tuple[dict, list[StateRow]]:
+    """The clock-bound part of the figures, live: two queries over the open orders only.
+
+    1. Open orders by state now (all open orders, whenever reported): the kept counts per school and state
+       (``RepairOpenCount``, a few rows per school).
+    2. The open orders that may still be on time — those whose finish due time (the latest of their due times) is
+       ahead, or that have none (a few: the orders of the last days, on the ``(org, finish_due)`` index) — per
+       state, and — for the period's — per school × category × building × assignee × month of report: how many are
+       **not** late now. The summary stores the open orders without a late flag (``open_unflagged``); those less the
+       ones not late now are exactly the orders late now by the clock only (open, no flag, past a due time).
+
+    Returns ``({(org, category, building, assignee): n, ("month", "YYYY-MM"): n}, open_states)`` where ``n`` counts the
+    period's orders not late now, to subtract from ``late``."""
+    orgs = sorted(org_ids)
+    open_counts: dict = {}
+    for state, count in RepairOpenCount.objects.filter(org_id__in=orgs).values_list("state", "count"):
+        open_counts[state] = open_counts.get(state, 0) + count
+    sql, params = _not_late_sql(len(orgs)).bind(orgs=orgs, now=now, start=_aware(period.start),
+                                                 end=_aware(period.end + datetime.timedelta(1)))
+    rows = _fetch(sql, params)
+    not_late: dict = {}
+    state_ok: dict = {}
+    for row in rows:
+        n = row["n"] - row["late"]
+        if not n:
+            continue
+        state_ok[row["state"]] = state_ok.get(row["state"], 0) + n
+        if row["p_in"]:
+            key = (row["org"], row["category"], row["building"], row["assignee"])
+            not_late[key] = not_late.get(key, 0) + n
+            month = ("month", month_key(row["p_month"]))
+            not_late[month] = not_late.get(month, 0) + n
+    labels = dict(State.choices)
+    states = [StateRow(s.value, labels[s], open_counts.get(s, 0), open_counts.get(s, 0) - state_ok.get(s, 0))
+              for s in OPEN_STATES]
+    return not_late, states
 
 
 @dataclass
@@ -300,10 +474,21 @@ class Figures:
         figures.add(row)
         return figures
 
+    @classmethod
+    def from_vector(cls, values: list, key=None, label: str = "", school: str = "") -> Figures:
+        """Figures from the element-wise sum of ``vector``s (the same as adding their rows one by one)."""
+        figures = cls(key=key, label=label, school=school)
+        figures.__dict__.update(zip(VALUES, values, strict=True))
+        figures.accept_sum, figures.finish_sum = float(figures.accept_sum), float(figures.finish_sum)
+        figures.labour_hours = Decimal(figures.labour_hours).quantize(HOURS)
+        figures.cost = money(figures.cost)
+        return figures
+
     def add(self, row: dict) -> None:
         """Add an aggregate row (a dict of the ``_figures`` keys) to these figures."""
+        values = self.__dict__  # (a dataclass without slots: the plain dict is the fastest way, many rows roll up)
         for name in COUNTS:
-            setattr(self, name, getattr(self, name) + (row[name] or 0))
+            values[name] += row[name] or 0
         self.accept_sum += float(row["accept_sum"] or 0)
         self.finish_sum += float(row["finish_sum"] or 0)
         self.labour_hours = (self.labour_hours + Decimal(row["labour_hours"] or 0)).quantize(HOURS)
@@ -376,8 +561,8 @@ class Dashboard:
 
 
 def summary(org_ids, start: datetime.date, end: datetime.date, *, now=None) -> dict:
-    """The period's headline figures for the term summary (two queries: the per-day summary, the orders late now).
-    Keys:
+    """The period's headline figures for the term summary (three queries: the summary rows, the open orders by state
+    and those not late yet — see ``late_now``). Keys:
 
     ``received`` 受理 N 单 (reported in the period, less merged duplicates); ``done`` 完成 N 单 (of those, now 已完工,
     已验收 or 已回访); ``done_rate`` 完成率 (done ÷ received); ``accept_hours`` 平均响应时间 (mean clock hours from the
@@ -388,10 +573,12 @@ def summary(org_ids, start: datetime.date, end: datetime.date, *, now=None) -> d
     Ratios are Decimals to four places (0.8 = 80 %) or None, hours Decimals to one place or None.
     """
     now = now or timezone.now()
-    row = _summary_facts(summary_rows(org_ids, start, end).aggregate(**_summed()))
-    row["late"] += period_orders(org_ids, start, end).filter(LIVE_ONLY_STATES).aggregate(
-        n=Count("pk", filter=live_late_q(now)))["n"]
-    return summary_dict(Figures.from_row(row))
+    not_late, _ = late_now(org_ids, Period(start, end), now)
+    totals = Figures()
+    for row in fine_rows(org_ids, start, end, names=False):
+        totals.add(row)
+    totals.late -= sum(n for key, n in not_late.items() if key[0] != "month")
+    return summary_dict(totals)
 
 
 def summary_dict(f: Figures) -> dict:
@@ -412,79 +599,46 @@ GROUPS = {
 }
 
 
-def fine_rows(rows) -> list[dict]:
-    """The period's figures per school × category × building × assignee from the per-day summary: one GROUP BY, a
-    row per combination that occurs (a few hundred per school), which the totals and every per-group table roll up
-    in Python. The names are joined to the grouped rows, not to every summary row (half the time on SQLite): the
-    grouped query is wrapped in ``SELECT g.*, names FROM (…) g LEFT JOIN …``. "late" counts only the steps done
-    late; ``live_rows`` adds the orders late now."""
-    keys = [pair[0] for pair in GROUPS.values()]
-    grouped = rows.order_by().values(*keys).annotate(**_summed())
-    compiler = grouped.query.get_compiler(using=rows.db)
-    inner, params = compiler.as_sql()
-    quote = connection.ops.quote_name
-    selects, joins = [], []
-    for i, (key, label, _) in enumerate(GROUPS.values()):
-        model = RepairDaySummary._meta.get_field(key).related_model
-        alias = f"t{i}"
-        selects.append(f"{alias}.{quote(model._meta.get_field(label.split('__')[1]).column)} AS {quote(label)}")
-        joins.append(f"LEFT JOIN {quote(model._meta.db_table)} {alias} "
-                     f"ON {alias}.{quote(model._meta.pk.column)} = g.{quote(key)}")
-    sql = f"SELECT g.*, {', '.join(selects)} FROM ({inner}) g {' '.join(joins)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [c[0] for c in cursor.description]
-        found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-    for row in found:  # raw rows: decimals as the backend gives them (floats on SQLite)
-        for name in ("s_labour_hours", "s_cost"):
-            row[name] = Decimal(str(row[name] or 0))
-    return [_summary_facts(r) for r in found]
+def fine_rows(org_ids, start: datetime.date, end: datetime.date, *, names: bool = True) -> list[dict]:
+    """The period's figures per school × category × building × assignee from the summary (``summed_sql``): one
+    GROUP BY, a row per combination that occurs (a few dozen per school), which the totals and every per-group table
+    roll up in Python. With ``names`` the names are joined to the grouped rows, not to every summary row
+    (``SELECT g.*, names FROM (…) g LEFT JOIN …``). "late" counts the late flags and the open unflagged orders:
+    subtract those not late now (``late_now``)."""
+    sql, params = summed_sql(org_ids, start, end)
+    if names:
+        quote = connection.ops.quote_name
+        selects, joins = [], []
+        for i, (key, label, _) in enumerate(GROUPS.values()):
+            model = RepairDaySummary._meta.get_field(key).related_model
+            alias = f"t{i}"
+            selects.append(f"{alias}.{quote(model._meta.get_field(label.split('__')[1]).column)} AS {quote(label)}")
+            joins.append(f"LEFT JOIN {quote(model._meta.db_table)} {alias} "
+                         f"ON {alias}.{quote(model._meta.pk.column)} = g.{quote(key + '_id')}")
+        sql = f"SELECT g.*, {', '.join(selects)} FROM ({sql}) g {' '.join(joins)}"
+    rows = [_summary_facts(r) for r in _fetch(sql, params)]
+    for row in rows:
+        for key, _, _ in GROUPS.values():
+            row[key] = row.pop(f"{key}_id")
+    return rows
 
 
 def roll_up(rows: list[dict], group: str, *, county: bool) -> list[Figures]:
+    """The rows (each with its ``vector`` under ``"_v"``) summed per group: a county's per school and group."""
     field_name, label_field, empty = GROUPS[group]
     per_school = county and group != "school"
     out: dict = {}
     for row in rows:
         key = (row["org"], row[field_name]) if per_school else row[field_name]
-        if key not in out:
-            out[key] = Figures(key=row[field_name], label=row[label_field] or empty,
-                               school=row["org__name"] if per_school else "")
-        out[key].add(row)
-    result = list(out.values())
+        entry = out.get(key)
+        if entry is None:
+            out[key] = [row, row["_v"]]
+        else:
+            entry[1] = list(map(operator.add, entry[1], row["_v"]))
+    result = [Figures.from_vector(values, key=row[field_name], label=row[label_field] or empty,
+                                  school=row["org__name"] if per_school else "") for row, values in out.values()]
     result.sort(key=lambda f: (-f.received, f.school, f.label))
     return result
-
-
-def open_by_state(org_ids, now) -> list[StateRow]:
-    """Open orders now, by state (all open orders, whenever reported), with how many are late. One query."""
-    return _state_rows(WorkOrder.objects.filter(org_id__in=sorted(org_ids), state__in=OPEN_STATES).order_by()
-                       .values("state").annotate(count=Count("pk"), late=Count("pk", filter=overdue_q(now))))
-
-
-def _state_rows(rows) -> list[StateRow]:
-    found: dict = {}
-    for r in rows:
-        count, late = found.get(r["state"], (0, 0))
-        found[r["state"]] = (count + r["count"], late + r["late"])
-    labels = dict(State.choices)
-    return [StateRow(s.value, labels[s], *found.get(s, (0, 0))) for s in OPEN_STATES]
-
-
-def live_rows(org_ids, period: Period, now) -> list[dict]:
-    """The one live query, over the open orders of ``org_ids`` (few; index ``(org, state, reported_at)``), per
-    state × school × category × building × assignee: how many are open and late now (for "open orders by state"),
-    and, grouped apart by their month of report (``live_month``, None for every other order), the period's orders
-    late now by the clock without a late flag yet (``live_late_q``) — the clock-bound part of "late" that the
-    summary cannot hold."""
-    in_period = Q(reported_at__gte=_aware(period.start), reported_at__lt=_aware(period.end + datetime.timedelta(1)))
-    rows = list(WorkOrder.objects.filter(org_id__in=sorted(org_ids), state__in=OPEN_STATES).order_by()
-                .annotate(live_month=Case(When(in_period & live_late_q(now), then=local_month())))
-                .values("state", *(pair[0] for pair in GROUPS.values()), "live_month")
-                .annotate(count=Count("pk"), late=Count("pk", filter=overdue_q(now))))
-    for row in rows:
-        row["live_month"] = month_key(row["live_month"])
-    return rows
 
 
 def month_starts(period: Period) -> list[datetime.date]:
@@ -495,47 +649,39 @@ def month_starts(period: Period) -> list[datetime.date]:
     return out
 
 
-def monthly(rows, period: Period, live: list[dict]) -> list[Figures]:
+def monthly(org_ids, period: Period, not_late: dict) -> list[Figures]:
     """受理, 完成, 超时 per month of report, every month of the period (empty months as zeros). One query over the
-    per-day summary grouped by the month of its day column, plus the live late counts of ``live_rows``."""
-    found = {month_key(r["month"]): r for r in rows.order_by().annotate(month=DayMonth(F("day"))).values("month")
-             .annotate(r=Sum("received"), d=Sum("done"), l=Sum("flagged_late"))}
-    late_now: dict = {}
-    for row in live:
-        if row["live_month"]:
-            late_now[row["live_month"]] = late_now.get(row["live_month"], 0) + row["count"]
+    summary grouped by month (``summed_sql(by_month=True)``), less the orders not late now of ``late_now``."""
+    found = {r["month"]: r for r in _fetch(*summed_sql(org_ids, period.start, period.end, by_month=True))}
     out = []
     for first in month_starts(period):
         key = f"{first:%Y-%m}"
         row = found.get(key, {})
-        out.append(Figures(key=first, label=key, received=row.get("r") or 0, done=row.get("d") or 0,
-                           late=(row.get("l") or 0) + late_now.get(key, 0)))
+        late = (row.get("s_flagged_late") or 0) + (row.get("s_open_unflagged") or 0) - not_late.get(("month", key), 0)
+        out.append(Figures(key=first, label=key, received=row.get("s_received") or 0, done=row.get("s_done") or 0,
+                           late=late))
     return out
 
 
 def build_dashboard(scope: Scope, period: Period, *, now=None) -> Dashboard:
-    """Every figure of the dashboard: 3 queries (the fine-grained GROUP BY and the months over the per-day summary,
-    the open orders live), whatever the number of orders."""
+    """Every figure of the dashboard: 4 queries (the fine-grained GROUP BY and the months over the summary, the open
+    orders by state and those not late yet), whatever the number of orders."""
     now = now or timezone.now()
     org_ids = scope.org_ids
-    summarised = summary_rows(org_ids, period.start, period.end)
-    live = live_rows(org_ids, period, now)
-    rows = fine_rows(summarised)
-    labels = {(r["org"], r["category"], r["building"], r["assignee"]): r for r in rows}
-    for row in live:
-        if row["live_month"]:  # every order of the period has its summary row: the names come from there
-            named = labels.get((row["org"], row["category"], row["building"], row["assignee"]), {})
-            rows.append({**row, **{pair[1]: named.get(pair[1]) for pair in GROUPS.values()},
-                         **dict.fromkeys(COUNTS + SUMS, 0), "late": row["count"]})
-    county = scope.is_county
-    totals = Figures(label="合计")
+    not_late, states = late_now(org_ids, period, now)
+    rows = fine_rows(org_ids, period.start, period.end)
+    total = [0] * len(VALUES)
     for row in rows:
-        totals.add(row)
-    board = Dashboard(scope=scope, period=period, now=now, totals=totals, open_states=_state_rows(live),
+        row["late"] -= not_late.get((row["org"], row["category"], row["building"], row["assignee"]), 0)
+        row["_v"] = vector(row)
+        total = list(map(operator.add, total, row["_v"]))
+    county = scope.is_county
+    totals = Figures.from_vector(total, label="合计")
+    board = Dashboard(scope=scope, period=period, now=now, totals=totals, open_states=states,
                       categories=roll_up(rows, "category", county=county),
                       buildings=roll_up(rows, "building", county=county),
                       technicians=roll_up(rows, "technician", county=county),
-                      months=monthly(summarised, period, live))
+                      months=monthly(org_ids, period, not_late))
     if county:
         board.schools = roll_up(rows, "school", county=True)
     return board

@@ -161,6 +161,28 @@ def test_bureau_sees_the_county_and_each_school(client_for, bureau_admin, world,
     assert "30.00" in school_b and "王师傅" not in school_b
 
 
+def test_county_page_shows_the_largest_rows_and_the_export_all(client_for, bureau_admin, world, dataset,
+                                                                 monkeypatch):
+    from houqin.repairs import dashboard_views
+
+    monkeypatch.setattr(dashboard_views, "PAGE_ROWS", 2)  # a county of many schools: 3 school × category rows here
+    client = client_for(bureau_admin)
+    html = client.get(URL, {**PERIOD, "org": world.bureau.pk}).content.decode()
+    table = html.split('data-testid="table-categories"')[1].split("</table>")[0]
+    body = table.split("<tbody>")[1].split("</tbody>")[0]
+    # 甲 水电 (4 received), 甲 门窗 (2) and 乙 水电 (1): the page shows the two largest
+    assert body.count("<tr>") == 2 and "门窗" in body and "乙镇中心小学" not in body
+    assert "合计" in table and "共 3 行，这里显示受理最多的 2 行" in html
+    schools = html.split('data-testid="table-schools"')[1].split("</tbody>")[0]
+    assert schools.count("<tr>") == 2 + 1  # every school (and the header row)
+    response = client.get(URL, {**PERIOD, "org": world.bureau.pk, "export": "xlsx"})
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    rows = list(book["按报修类别"].iter_rows(values_only=True))[2:]
+    assert [r[:3] for r in rows[:4]] == [("甲城第一小学", "水电", 4), ("甲城第一小学", "门窗", 2),
+                                         ("乙镇中心小学", "水电", 1), (None, "合计", 7)]
+    assert "这里显示" not in str(list(book["按报修类别"].iter_rows(values_only=True)))
+
+
 def test_other_school_cannot_pick_school_a(client_for, admin_b, world, dataset):
     response = client_for(admin_b).get(URL, {**PERIOD, "org": world.a.org.pk})
     html = response.content.decode()
@@ -277,7 +299,7 @@ def test_query_count_is_constant(client_for, bureau_admin, world):
     assert scope.is_county
     with CaptureQueriesContext(connection) as ctx:
         board = reports.build_dashboard(scope, reports.Period(START, END))
-    assert len(ctx.captured_queries) == 3  # the fine GROUP BY, the months, open orders by state
+    assert len(ctx.captured_queries) == 4  # open counts, orders not late yet, the fine GROUP BY, the months
     assert board.totals.received == 2000
     assert sum(m.received for m in board.months) == 2000
     assert sum(t.received for t in board.technicians) == sum(c.received for c in board.categories) == 2000

@@ -14,19 +14,22 @@ from django.utils import timezone
 
 from houqin.core.testing.factories import bulk_create_indexed
 from houqin.repairs import reports, services, sla
-from houqin.repairs.models import RepairDaySummary, State, WorkOrder
+from houqin.repairs.models import RepairDaySummary, RepairMonthSummary, RepairOpenCount, State, WorkOrder
 from houqin.repairs.summary import rebuild_summary
 from houqin.repairs.tests.factories_workorders import category, make_order, make_technician
 
 pytestmark = pytest.mark.django_db
 
 
-FIELDS = [f.attname for f in RepairDaySummary._meta.concrete_fields if f.attname != "id"]
 
 
 def snapshot():
-    """Every summary row, without its id."""
-    return sorted(RepairDaySummary.objects.order_by().values_list(*FIELDS), key=repr)
+    """Every summary row — day rows, month rows, open counts — without its id (float sums to the millisecond)."""
+    def rows(model):
+        names = [f.attname for f in model._meta.concrete_fields if f.attname != "id"]
+        return sorted((tuple(round(v, 3) if isinstance(v, float) else v for v in row)
+                       for row in model.objects.order_by().values_list(*names)), key=repr)
+    return rows(RepairDaySummary), rows(RepairMonthSummary), rows(RepairOpenCount)
 
 
 def assert_equals_rebuild():
