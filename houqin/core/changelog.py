@@ -74,6 +74,30 @@ def _write(instance, action: str, before: dict | None, after: dict | None, using
     )
 
 
+def log_batch(model, action: str, object_repr: str, after: dict | None, *, before: dict | None = None,
+              org_id=None, using: str = "default"):
+    """One entry for many rows of ``model`` written together by a bulk writer that skips ``save()`` (e.g. the cards
+    an import registered): ``after`` names them (their ids and numbers), so the log still says which rows were
+    created, by whom, when and in which request. ``object_id`` is left empty (the entry is about no single row).
+    Every other write keeps its own entry per row (the receivers below)."""
+    from houqin.core.models import ChangeLogEntry
+
+    ctx = context.current()
+    user = ctx.user if getattr(ctx.user, "is_authenticated", False) else None
+    return ChangeLogEntry.objects.using(using).create(
+        user=user,
+        user_name=(user.get_full_name() if user else "系统")[:80],
+        org_id=org_id or ctx.org_id,
+        request_id=ctx.request_id,
+        action=action,
+        content_type=ContentType.objects.db_manager(using).get_for_model(model, for_concrete_model=True),
+        object_id="",
+        object_repr=object_repr[:200],
+        before=before,
+        after=after,
+    )
+
+
 @receiver(post_save, dispatch_uid="houqin.changelog.save")
 def _on_save(sender, instance, created, raw=False, using="default", update_fields=None, **kwargs):
     if raw or not isinstance(instance, ChangeLoggedModel):

@@ -102,7 +102,12 @@ def test_a_good_file_registers_every_card(world, tmp_path):
     events = AssetEvent.objects.filter(asset__org=world.a.org)
     assert events.count() == 4 and {e.note for e in events} == {"导入登记"}
     assert {e.actor for e in events} == {world.head_a}
-    assert ChangeLogEntry.objects.filter(action="create", object_repr__contains="课桌椅").get().user == world.head_a
+    # One change-log entry for the batch names every card it created (each card keeps its own 登记 event).
+    entry = ChangeLogEntry.objects.get(action="create", content_type__model="asset")
+    assert (entry.user, entry.org, entry.after["条数"]) == (world.head_a, world.a.org, 4)
+    assert sorted(entry.after["number"]) == sorted(a.number for a in cards.values())
+    assert sorted(entry.after["id"]) == sorted(a.pk for a in cards.values())
+    assert entry.object_repr.startswith("导入登记 4 张资产卡片")
 
 
 def test_existing_numbers_update_by_key(world, tmp_path):

@@ -29,7 +29,7 @@ from houqin.core.auth import user_can
 from houqin.core.importing.errors import CellError
 from houqin.core.importing.mapping import ImportData, ImportField, mapping_errors
 from houqin.core.importing.options import ImportOption, clean_options
-from houqin.core.importing.values import cell_text, parse_text
+from houqin.core.importing.values import cell_text, parse_text, quick_check
 
 MAX_CHANGES_SHOWN = 200
 NOT_VISIBLE = "导入后部分记录将不属于本单位或您无权查看，已取消导入。"
@@ -226,6 +226,7 @@ class Importer:
         self.writing = False  # run(write=True): this run saves what it plans
         self.result = ImportResult()
         self._field_checks: dict[tuple, tuple] = {}  # (field, value) → the outcome of the field's rules
+        self._texts: dict[str, str] = {}  # a cell's text as read → trimmed (``cell_text``)
         self._seen_keys: dict[tuple, int] = {}
         self._matched: dict[int, int] = {}  # pk of an existing row → the file row that updates it
         self._progress = None
@@ -351,37 +352,45 @@ class Importer:
 
     def parse(self, number: int, cells: list) -> ParsedRow | None:
         """Read one row's mapped cells with the fields' parsers; None for a row whose mapped cells are empty."""
-        mapped = self._mapped_fields()
+        self._mapped_fields()
         width = len(cells)
         row = ParsedRow(number, {}, cells, self._columns)
         values = row.values
         unfilled = []  # required fields left empty: errors only if the row is not empty altogether
         filled = False
-        for f, index, is_text in mapped:
+        texts = self._texts  # a register repeats its texts: each distinct one is trimmed once
+        for f, name, index, is_text, parser, required in self._parse_specs:
             value = cells[index] if index < width else None
             if value.__class__ is str:
-                value = cell_text(value)  # trimmed
-                empty = not value
-            else:
-                empty = value is None or value.__class__ is float and (value != value or abs(value) == _INF)
-            if empty:
-                values[f.name] = None
-                if f.required:
+                text = texts.get(value)
+                if text is None:
+                    text = cell_text(value)  # trimmed
+                    if len(texts) < 200_000:
+                        texts[value] = text
+                if not text:
+                    values[name] = None
+                    if required:
+                        unfilled.append(f)
+                    continue
+                value = text
+            elif value is None or value.__class__ is float and (value != value or abs(value) == _INF):
+                values[name] = None
+                if required:
                     unfilled.append(f)
                 continue
             filled = True
             if is_text:  # parse_text gives the cell's text
-                values[f.name] = value if value.__class__ is str else cell_text(value)
+                values[name] = value if value.__class__ is str else cell_text(value)
                 continue
             try:
-                values[f.name] = f.parser(value)
+                parsed = values[name] = parser(value)
             except CellError as exc:
-                self.error(row, exc.message, f.name)
+                self.error(row, exc.message, name)
                 continue
             except (ValueError, TypeError, ArithmeticError):  # a parser met something nobody foresaw
-                self.error(row, f"无法识别“{row.raw[f.name][:20]}”。", f.name)
+                self.error(row, f"无法识别“{row.raw[name][:20]}”。", name)
                 continue
-            if f.required and values[f.name] in (None, ""):
+            if required and (parsed is None or parsed == ""):
                 unfilled.append(f)
         if not filled:
             return None
@@ -399,6 +408,7 @@ class Importer:
                                   if f.name in columns])
             self._mapped = cached
             self._columns = columns
+            self._parse_specs = [(f, f.name, index, is_text, f.parser, f.required) for f, index, is_text in cached[1]]
         return cached[1]
 
     def prepare(self, rows: list[ParsedRow]) -> None:
@@ -565,6 +575,9 @@ class Importer:
             if not checked:
                 setattr(instance, attname, value)
                 continue
+            if checked is not True and checked.cheap and checked(value):  # cheaper than remembering the outcome
+                setattr(instance, attname, value)
+                continue
             # A field's rules depend on its value only: a value met before is not checked again.
             key = (name, value.__class__, value)
             try:
@@ -572,10 +585,13 @@ class Importer:
             except TypeError:  # an unhashable value (a JSON field)
                 key, outcome = None, None
             if outcome is None:
-                try:
-                    outcome = (True, model_field.clean(value, instance))
-                except ValidationError as exc:
-                    outcome = (False, exc.messages)
+                if checked is not True and checked(value):  # surely valid, and clean() would return it as is
+                    outcome = (True, value)
+                else:
+                    try:
+                        outcome = (True, model_field.clean(value, instance))
+                    except ValidationError as exc:
+                        outcome = (False, exc.messages)
                 if key is not None and len(memo) < 200_000:
                     memo[key] = outcome
             if outcome[0]:
@@ -583,7 +599,7 @@ class Importer:
             else:
                 errors.setdefault(name, []).extend(outcome[1])
         try:
-            instance.clean()
+            self.clean_instance(instance)
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for name, messages in exc.message_dict.items():
@@ -598,19 +614,27 @@ class Importer:
                 self.error(row, message, target)
         return None
 
+    def clean_instance(self, instance) -> None:
+        """The model's ``clean()`` for a row of ``validate_with = "model"`` (raises ValidationError). An importer may
+        replace it for the instances it builds itself with an equivalent that works out once what is the same for
+        every row (and must test that both give the same outcome)."""
+        instance.clean()
+
     def _model_specs(self, names: list[str]) -> list[tuple]:
         """(name, import field, model field, attname, is a boolean, checked) per name, worked out once. Relations
-        are set as they are (the importer resolved them among what the user may see)."""
+        are set as they are (the importer resolved them among what the user may see). ``checked`` is False for
+        them, else a quick test of a value (``values.quick_check``) or True (the field's ``clean()`` only)."""
         cache = getattr(self, "_model_specs_cache", None)
-        if cache is None or cache[0] != tuple(names):
+        if cache is None or (cache[2] is not names and cache[0] != tuple(names)):
             meta = self.model._meta
             specs = []
             for name in names:
                 model_field = meta.get_field(name)
+                checked = not model_field.is_relation and not model_field.generated
                 specs.append((name, self.field(name), model_field, model_field.attname,
                               model_field.get_internal_type() == "BooleanField",
-                              not model_field.is_relation and not model_field.generated))
-            cache = (tuple(names), specs)
+                              (quick_check(model_field) or True) if checked else False))
+            cache = (tuple(names), specs, names)
             self._model_specs_cache = cache
         return cache[1]
 

@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
+
 from houqin.core.importing.errors import CellError
 
 Parser = Callable[[object], object]
@@ -340,14 +342,21 @@ def choice_parser(choices: Iterable[tuple[str, str]], synonyms: dict[str, str] |
     for word, value in (synonyms or {}).items():
         lookup.setdefault(_choice_key(word), value)
     allowed = "、".join(str(label) for _, label in choices)
+    known: dict = {}  # a cell's text → its choice (registers repeat a handful of words thousands of times)
 
     def parse(value) -> str | None:
+        if value.__class__ is str:
+            found = known.get(value)
+            if found is not None:
+                return found
         text = cell_text(value)
         if not text:
             return None
         found = lookup.get(_choice_key(text))
         if found is None:
             raise CellError(f"“{text}”不是可选的{what}，可选：{allowed}。")
+        if value.__class__ is str and len(known) < 1_000:
+            known[value] = found
         return found
 
     parse.__name__ = "parse_choice"
@@ -356,3 +365,62 @@ def choice_parser(choices: Iterable[tuple[str, str]], synonyms: dict[str, str] |
 
 def _choice_key(text: str) -> str:
     return _fold(text).replace(" ", "").lower()
+
+
+# --- Model field checks ------------------------------------------------------------------------------------------
+def quick_check(model_field) -> Callable[[object], bool] | None:
+    """A quick test that a parsed value passes ``model_field.clean(value, instance)`` and would come back from it
+    unchanged, for the plain field types (text, integers, decimals, dates, booleans) that do not override how
+    Django cleans them: the value already has the field's Python type (so ``to_python`` keeps it), is one of the
+    choices, and passes every validator (a length limit compared directly). False means "not sure": the caller then
+    runs ``model_field.clean``, which gives the message. None: no quick test for this field. The test's ``cheap``
+    tells whether it runs no validator function (only comparisons): then it costs less than remembering its
+    outcome."""
+    from django.core import validators as v
+    from django.db import models
+
+    kind = type(model_field)
+    accepted = None
+    for base, classes in ((models.CharField, (str,)), (models.TextField, (str,)),
+                          (models.IntegerField, (int,)), (models.DecimalField, (Decimal,)),
+                          (models.DateField, (datetime.date,)), (models.BooleanField, (bool,))):
+        if isinstance(model_field, base) and kind.to_python is base.to_python:
+            accepted = frozenset(classes)
+            break
+    if accepted is None or not (kind.clean is models.Field.clean and kind.validate is models.Field.validate
+                                and kind.run_validators is models.Field.run_validators):
+        return None
+    choices = None
+    if model_field.choices is not None and model_field.editable:
+        choices = frozenset(key for key, _ in model_field.flatchoices)
+    max_length = None
+    others = []
+    for validator in model_field.validators:
+        if type(validator) is v.MaxLengthValidator and not callable(validator.limit_value):
+            max_length = validator.limit_value if max_length is None else min(max_length, validator.limit_value)
+        elif type(validator) is v.ProhibitNullCharactersValidator:
+            others.append(_no_null_character)
+        else:
+            others.append(validator)
+
+    def check(value) -> bool:
+        if value.__class__ not in accepted:
+            return False
+        if max_length is not None and len(value) > max_length:
+            return False
+        if choices is not None and value not in choices:
+            return False
+        try:
+            for validator in others:
+                validator(value)
+        except (ValidationError, TypeError, ValueError, ArithmeticError):
+            return False
+        return True
+
+    check.cheap = not others
+    return check
+
+
+def _no_null_character(value) -> None:
+    if "\x00" in str(value):
+        raise ValidationError("null character")
