@@ -117,3 +117,17 @@ def test_filters_are_the_lists(world, client_for):
     assert [r["name"] for r in client.get(ASSETS, {"q": "tsjsj"}).json()["results"]] == ["台式计算机"]
     bad = client.get(ASSETS, {"room": world.b.rooms[0].pk})
     assert bad.status_code == 400
+
+
+def test_a_national_category_reads_like_it_lists(world, client_for):
+    """A shared row (no school owns it) that the list shows opens as a detail too; another school's own category
+    stays unseen (404)."""
+    client = client_for(world.head_a)
+    row = national("2010100")
+    listed = client.get("/api/assets/categories/", {"q": row.name}, HTTP_ACCEPT=JSON).json()["results"]
+    assert row.pk in [r["id"] for r in listed]
+    response = client.get(f"/api/assets/categories/{row.pk}/", HTTP_ACCEPT=JSON)
+    assert response.status_code == 200 and response.json()["code"] == "2010100"
+    foreign = make_category(world.b.org, "乙校分类")
+    assert client.get(f"/api/assets/categories/{foreign.pk}/", HTTP_ACCEPT=JSON).status_code == 404
+    assert client.get("/api/assets/categories/", HTTP_ACCEPT=JSON).status_code == 200
