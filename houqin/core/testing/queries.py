@@ -9,6 +9,8 @@ from django.test.utils import CaptureQueriesContext
 # Session bookkeeping is written at most once a minute (houqin.core.middleware), so it depends on the clock, not
 # on the page: leave it out of the count.
 IGNORED = ("django_session",)
+# Savepoints (around that session write, inside a test's transaction) are transaction control, not queries.
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 
 def captured_queries(client, url: str, data: dict | None = None, **extra) -> list[str]:
@@ -22,7 +24,8 @@ def captured_queries(client, url: str, data: dict | None = None, **extra) -> lis
     assert response.status_code == 200, f"GET {url} {data or ''}: {response.status_code}"
     if getattr(response, "streaming", False):
         b"".join(response.streaming_content)  # an export runs its queries while streaming
-    return [q["sql"] for q in ctx.captured_queries if not any(t in q["sql"] for t in IGNORED)]
+    return [q["sql"] for q in ctx.captured_queries
+            if not any(t in q["sql"] for t in IGNORED) and not q["sql"].startswith(TRANSACTION_CONTROL)]
 
 
 def count_queries(client, url: str, data: dict | None = None, **extra) -> int:

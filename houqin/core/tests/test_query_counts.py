@@ -2,15 +2,26 @@
 as with hundreds, and at 10 rows per page as at 100. A regression (an N+1 over rows, over the choices of a filter
 or form, or over a related list on the detail page) fails with the repeated query shown.
 
+The same holds for every API endpoint with a model (list and detail, ``page_size`` 10 and 100).
+
 The data is built once for the module (inside a transaction that is rolled back at the end): first the world,
 whose pages are measured as the baseline, then ≥110 rows of every registered model in school A through the
 factories' ``bulk`` functions (houqin.core.testing.registry).
+
+Every page's query count is also **recorded** in ``query_budgets.json`` beside this file: a page that needs more
+queries than recorded fails (a regression), and so does one that needs fewer (record the improvement). After an
+intended change, re-record with ``HOUQIN_RECORD_QUERY_BUDGETS=1 pytest houqin/core/tests/test_query_counts.py``
+and commit the file with the change; the diff shows which pages changed.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -23,6 +34,8 @@ from houqin.core.testing.world import build_world
 from houqin.core.ui import REGISTRY
 
 BULK_ROWS = 110
+BUDGETS_FILE = Path(__file__).with_name("query_budgets.json")
+RECORD = os.environ.get("HOUQIN_RECORD_QUERY_BUDGETS") == "1"
 # Also tells pytest-django to create the test database before the module-scoped fixture below uses it.
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +50,30 @@ class Measurements(dict):
 def _labels() -> list[str]:
     ui_route_names()
     return sorted(REGISTRY)
+
+
+def _api_endpoints() -> list[tuple[str, object]]:
+    """(URL prefix, model) of every API endpoint that lists and shows rows of a model."""
+    import houqin.api_urls  # noqa: F401 — registers every app's viewsets
+    from houqin.core.api.router import router
+
+    found = []
+    for prefix, viewset, _ in router.registry:
+        queryset = getattr(viewset, "queryset", None)
+        if queryset is not None and hasattr(viewset, "list"):
+            found.append((prefix, queryset.model))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _api_labels() -> list[str]:
+    return [f"api {prefix}" for prefix, _ in _api_endpoints()]
+
+
+def _api_pages(prefix: str, pk) -> dict[str, tuple[str, dict]]:
+    pages = {"list": (f"/api/{prefix}/", {"page_size": 10})}
+    if pk is not None:
+        pages["detail"] = (f"/api/{prefix}/{pk}/", {})
+    return pages
 
 
 def _pages(ui, user, obj) -> dict[str, tuple[str, dict]]:
@@ -82,13 +119,28 @@ def measured(django_db_setup, django_db_blocker):
                 user = world.persona(factory.list_persona)
                 first = ui.base_queryset(user).order_by("pk").first()
                 plans[label] = (ui, factory, _client(user), _pages(ui, user, first))
+            for prefix, model in _api_endpoints():
+                factory = factory_for(model)
+                client = _client(world.persona(factory.list_persona))
+                plans[f"api {prefix}"] = (None, factory, client, {})
             for _, _, client, pages in plans.values():  # fill the caches (content types, templates) first
                 for url, data in pages.values():
                     _measure(client, url, data)
             baseline = {label: {page: _measure(client, url, data) for page, (url, data) in pages.items()}
                         for label, (_, _, client, pages) in plans.items()}
-            for _, factory, _, _ in plans.values():
+            for factory in {id(plan[1]): plan[1] for plan in plans.values()}.values():  # each model once
                 factory.make_many(world.a, BULK_ROWS)
+            # API endpoints are measured with the bulk rows only (their baseline lists may be empty, and a list
+            # of none runs no prefetch queries): at 10 rows per page and at 100, and one row's detail.
+            for label, (ui, _factory, client, pages) in plans.items():
+                if ui is None:
+                    prefix = label.removeprefix("api ")
+                    listed = client.get(f"/api/{prefix}/", {"page_size": 1}, HTTP_ACCEPT="application/json")
+                    rows = listed.json().get("results", []) if listed.status_code == 200 else []
+                    pages.update(_api_pages(prefix, rows[0]["id"] if rows else None))
+                    for page, (url, data) in pages.items():
+                        _measure(client, url, data)  # warm
+                        baseline[label][page] = _measure(client, url, data)
             results = Measurements()
             for label, (ui, factory, client, pages) in plans.items():
                 results[label] = {}
@@ -97,16 +149,21 @@ def measured(django_db_setup, django_db_blocker):
                 url, _ = pages["list"]
                 user = world.persona(factory.list_persona)
                 clear_access_cache(user)
-                visible = ui.base_queryset(user).count()
+                if ui is None:  # an API endpoint
+                    visible = factory.model.objects.restrict(user, "view").count()
+                    bigger = {"page_size": 100}
+                else:
+                    visible = ui.base_queryset(user).count()
+                    bigger = {"per_page": 100}
                 results[label]["list at 100 per page"] = (results[label]["list"][1],
-                                                          _measure(client, url, {"per_page": 100}), url, visible)
+                                                          _measure(client, url, bigger), url, visible)
             yield results
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)
 
 
-@pytest.mark.parametrize("label", _labels())
+@pytest.mark.parametrize("label", _labels() + _api_labels())
 def test_query_count_does_not_grow_with_rows(measured, label):
     failures = []
     for page, (small, big, url, data) in measured[label].items():
@@ -118,3 +175,24 @@ def test_query_count_does_not_grow_with_rows(measured, label):
             failures.append(f"{page} {url}: {len(small)} queries → {len(big)}; repeated:\n    "
                             f"{describe_difference(small, big)}")
     assert not failures, f"{label}:\n" + "\n".join(failures)
+
+
+def test_query_counts_are_the_recorded_budgets(measured):
+    """Every page's count (with the bulk rows) equals the one recorded in query_budgets.json."""
+    counts = {f"{label} · {page}": len(big) for label, pages in measured.items()
+              for page, (_small, big, _url, _data) in pages.items() if not isinstance(big, str)}
+    if RECORD:
+        recorded = json.loads(BUDGETS_FILE.read_text(encoding="utf-8")) if BUDGETS_FILE.exists() else {}
+        recorded[connection.vendor] = dict(sorted(counts.items()))
+        BUDGETS_FILE.write_text(json.dumps(recorded, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return
+    recorded = json.loads(BUDGETS_FILE.read_text(encoding="utf-8"))[connection.vendor]
+    changed = []
+    for page in sorted(set(counts) | set(recorded)):
+        now, then = counts.get(page), recorded.get(page)
+        if now != then:
+            what = "new page" if then is None else "gone" if now is None else (
+                "MORE queries (a regression)" if now > then else "fewer queries: record the improvement")
+            changed.append(f"{page}: recorded {then}, now {now} — {what}")
+    assert not changed, ("query counts differ from houqin/core/tests/query_budgets.json "
+                         "(re-record after an intended change: HOUQIN_RECORD_QUERY_BUDGETS=1):\n" + "\n".join(changed))
