@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views import View
 
 from houqin.core.auth import access_for, user_can
+from houqin.core.db import joins_in_written_order
 from houqin.core.exporting import xlsx_response
 from houqin.core.middleware import current_org
 from houqin.core.models import ChangeLogEntry
@@ -55,7 +56,8 @@ class UIView(LoginRequiredMixin, View):
 
     def get_object(self, action: str = "view"):
         """The object, if the user may see it (else 404, leaking nothing); 403 if seen but not ``action``."""
-        obj = get_object_or_404(self.ui.base_queryset(self.request.user, "view"), pk=self.kwargs["pk"])
+        with joins_in_written_order():  # one row by key, then one lookup per joined table
+            obj = get_object_or_404(self.ui.base_queryset(self.request.user, "view"), pk=self.kwargs["pk"])
         if action != "view" and not user_can(self.request.user, action, obj):
             raise PermissionDenied("您没有此操作的权限。")
         return obj
