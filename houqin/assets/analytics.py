@@ -176,13 +176,6 @@ def age_display(months: int) -> str:
     return f"{years}年{rest}个月" if rest else f"{years}年"
 
 
-def band_of(months: int) -> int:
-    for index, (low, high, _label) in enumerate(AGE_BANDS):
-        if months >= low and (high is None or months < high):
-            return index
-    return len(AGE_BANDS) - 1
-
-
 def is_past_life(months: int, life_years: int | None) -> bool:
     return bool(life_years) and months >= life_years * 12
 
@@ -215,11 +208,6 @@ def on_book(queryset):
     return queryset.filter(disposed_on__isnull=True).exclude(status__in=OFF_BOOK_STATUSES)
 
 
-def _acquisition_month():
-    return ExpressionWrapper(ExtractYear("acquired_on") * 12 + ExtractMonth("acquired_on") - 1,
-                             output_field=IntegerField())
-
-
 def _life_end(prefix: str = ""):
     """Month number (``month_number``) in which a card's useful life is over: acquisition month + life × 12."""
     return ExpressionWrapper(ExtractYear(f"{prefix}acquired_on") * 12 + ExtractMonth(f"{prefix}acquired_on") - 1
@@ -231,17 +219,6 @@ def _band_expression(today: datetime.date):
     whens = [When(acquired_on__gte=month_start(current - high + 1), then=Value(index))
              for index, (_low, high, _label) in enumerate(AGE_BANDS) if high is not None]
     return Case(*whens, default=Value(len(AGE_BANDS) - 1), output_field=IntegerField())
-
-
-def _teaching_q(prefix: str = "") -> Q:
-    """Fixed assets (固定资产, not 低值易耗品) of the teaching-equipment classes."""
-    path = f"{prefix}category__path__startswith"
-    q = Q()
-    for root in TEACHING_EQUIPMENT_ROOTS:
-        q |= Q(**{path: f"/{root}/"})
-    for code in TEACHING_EQUIPMENT_EXCLUDED:
-        q &= ~Q(**{path: f"/{code[0]}000000/{code}/"})
-    return q & Q(**{f"{prefix}asset_class": AssetClass.FIXED})
 
 
 def _value_sum(q: Q | None = None):
@@ -601,7 +578,7 @@ def build_report(scope: Scope, *, today: datetime.date | None = None, idle_month
 
 
 def _is_teaching(path: str, asset_class: str) -> bool:
-    """``_teaching_q`` in Python: a fixed asset of the teaching-equipment classes."""
+    """A fixed asset (固定资产, not 低值易耗品) of the teaching-equipment classes."""
     if asset_class != AssetClass.FIXED:
         return False
     if not any(path.startswith(f"/{root}/") for root in TEACHING_EQUIPMENT_ROOTS):

@@ -9,24 +9,20 @@ from houqin.repairs.reports (aggregate queries only). Their routes are spliced i
 from __future__ import annotations
 
 import datetime
-import tempfile
 from dataclasses import dataclass
 from html import escape  # plain str escaping (Django's lazy wrapper costs more per cell)
-from urllib.parse import quote
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
 from django.shortcuts import render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views import View
 
 from houqin.assets.analytics_views import Col, Line, TotalRow, write_tables
 from houqin.assets.analytics_views import Table as BaseTable
 from houqin.core import navigation
-from houqin.core.exporting import XLSX
+from houqin.core.exporting import stamped_filename, xlsx_download
 from houqin.core.middleware import current_org
 from houqin.core.tables import plain
 from houqin.repairs import reports
@@ -170,10 +166,6 @@ def dashboard_tables(board: reports.Dashboard) -> list[Table]:
     return tables
 
 
-def _n(value) -> float:
-    return float(value or 0)
-
-
 def _pct(value) -> float | None:
     return None if value is None else round(float(value) * 100, 1)
 
@@ -286,14 +278,8 @@ class DashboardView(LoginRequiredMixin, View):
 
     def export(self, board, tables):
         heading = f"{board.scope.label}维修统计（{board.period.text}）"
-        tmp = tempfile.TemporaryFile()  # noqa: SIM115 — FileResponse closes it after streaming
-        write_tables(tables, heading, tmp)
-        tmp.seek(0)
-        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        filename = f"{board.scope.org.name}维修统计-{stamp}.xlsx"
-        response = FileResponse(tmp, content_type=XLSX, as_attachment=True, filename=filename)
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-        return response
+        return xlsx_download(lambda fileobj: write_tables(tables, heading, fileobj),
+                             stamped_filename(f"{board.scope.org.name}维修统计"))
 
 
 def _has_list() -> bool:
