@@ -12,18 +12,16 @@ The figures come from houqin.assets.analytics (aggregate queries only).
 from __future__ import annotations
 
 import html
-import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.safestring import SafeData, mark_safe
 from django.views import View
 from openpyxl import Workbook
@@ -34,7 +32,7 @@ from houqin.assets import analytics, analytics_summary
 from houqin.assets import views as _views  # noqa: F401  (the app's menu entries come before this page's)
 from houqin.assets.analytics import AGE_BANDS, percent
 from houqin.core import navigation
-from houqin.core.exporting import XLSX, _safe
+from houqin.core.exporting import _safe, stamped_filename, xlsx_download
 from houqin.core.middleware import current_org
 from houqin.core.tables import plain
 
@@ -469,14 +467,8 @@ class AnalyticsView(LoginRequiredMixin, View):
 
     def export(self, report, tables):
         heading = f"{report.scope.label}资产分析（{report.today:%Y-%m-%d}）"
-        tmp = tempfile.TemporaryFile()  # noqa: SIM115 — FileResponse closes it after streaming
-        write_tables(tables, heading, tmp)
-        tmp.seek(0)
-        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        filename = f"{report.scope.org.name}资产分析-{stamp}.xlsx"
-        response = FileResponse(tmp, content_type=XLSX, as_attachment=True, filename=filename)
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-        return response
+        return xlsx_download(lambda fileobj: write_tables(tables, heading, fileobj),
+                             stamped_filename(f"{report.scope.org.name}资产分析"))
 
 
 class CardAnalyticsView(LoginRequiredMixin, View):

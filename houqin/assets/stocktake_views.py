@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-import tempfile
 from decimal import Decimal
-from urllib.parse import quote
 
 import django_filters
 from django.contrib import messages
@@ -22,7 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -46,7 +44,7 @@ from houqin.assets.models import (
 )
 from houqin.core import approvals
 from houqin.core.auth import access_for, user_can
-from houqin.core.exporting import XLSX
+from houqin.core.exporting import xlsx_download
 from houqin.core.filtersets import TenantFilterSet
 from houqin.core.models import Department, Room
 from houqin.core.models.approvals import ApprovalRequest
@@ -678,13 +676,7 @@ class ReportView(LoginRequiredMixin, View):
 
     @staticmethod
     def export(stocktake: Stocktake, data: services.Report):
-        tmp = tempfile.TemporaryFile()  # noqa: SIM115 — FileResponse closes it after streaming
-        write_report(stocktake, data, tmp)
-        tmp.seek(0)
-        filename = f"{stocktake.number}盘点报告.xlsx"
-        response = FileResponse(tmp, content_type=XLSX, as_attachment=True, filename=filename)
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-        return response
+        return xlsx_download(lambda fileobj: write_report(stocktake, data, fileobj), f"{stocktake.number}盘点报告.xlsx")
 
 
 # --- The 盘点 button of an asset card -----------------------------------------------------------------------------

@@ -3,12 +3,8 @@ monthly depreciation table."""
 
 from __future__ import annotations
 
-import tempfile
-from urllib.parse import quote
-
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +17,7 @@ from houqin.assets.models import Asset, AssetCategory, AssetEvent
 from houqin.assets.tables import AssetCategoryTable, AssetEventTable, AssetTable
 from houqin.core import navigation
 from houqin.core.auth import access_for, user_can
-from houqin.core.exporting import XLSX, write_xlsx
+from houqin.core.exporting import write_xlsx, xlsx_download
 from houqin.core.middleware import current_org
 from houqin.core.models import Organization
 from houqin.core.tables import Column
@@ -197,13 +193,8 @@ class DepreciationView(LoginRequiredMixin, View):
 
     def export(self, school, table, columns):
         title = f"{school.name}{table.month:%Y年%m月}固定资产折旧明细表"
-        tmp = tempfile.TemporaryFile()  # noqa: SIM115 — FileResponse closes it after streaming
-        write_xlsx([*table.rows, table.total], columns, "折旧明细表", tmp)
-        tmp.seek(0)
-        filename = f"{title}.xlsx"
-        response = FileResponse(tmp, content_type=XLSX, as_attachment=True, filename=filename)
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-        return response
+        return xlsx_download(lambda fileobj: write_xlsx([*table.rows, table.total], columns, "折旧明细表", fileobj),
+                             f"{title}.xlsx")
 
 
 navigation.add_item("assets", navigation.MenuItem("折旧明细表", "assets:depreciation", DEPRECIATION_PERM,

@@ -204,14 +204,27 @@ def write_xlsx_from_values(queryset, columns, title: str, fileobj, limit: int) -
     return writer.rows - 1
 
 
-def xlsx_response(queryset, columns, title: str, filename_stem: str) -> FileResponse:
-    limit = settings.HOUQIN_EXPORT_MAX_ROWS
+def stamped_filename(stem: str) -> str:
+    """``<stem>-<local date and time>.xlsx``: downloads of the same list on one day do not overwrite each other."""
+    return f"{stem}-{timezone.localtime():%Y%m%d-%H%M}.xlsx"
+
+
+def xlsx_download(write, filename: str) -> FileResponse:
+    """A download of the workbook ``write(fileobj)`` writes, through a temporary file (memory stays flat); the
+    file name in UTF-8 for browsers that read only ``filename*``."""
     tmp = tempfile.TemporaryFile()  # noqa: SIM115 — FileResponse closes it after streaming
-    if write_xlsx_from_values(queryset, columns, title, tmp, limit) is None:
-        write_xlsx(queryset[:limit].iterator(chunk_size=CHUNK_ROWS), columns, title, tmp)
+    write(tmp)
     tmp.seek(0)
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    filename = f"{filename_stem}-{stamp}.xlsx"
     response = FileResponse(tmp, content_type=XLSX, as_attachment=True, filename=filename)
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+def xlsx_response(queryset, columns, title: str, filename_stem: str) -> FileResponse:
+    limit = settings.HOUQIN_EXPORT_MAX_ROWS
+
+    def write(fileobj):
+        if write_xlsx_from_values(queryset, columns, title, fileobj, limit) is None:
+            write_xlsx(queryset[:limit].iterator(chunk_size=CHUNK_ROWS), columns, title, fileobj)
+
+    return xlsx_download(write, stamped_filename(filename_stem))
