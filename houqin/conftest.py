@@ -60,6 +60,17 @@ def _move_data_dir(new: Path) -> None:
                 test["NAME"] = _rebase(test["NAME"], old, new)
 
 
+def _pages_off_by_default(session_dir: Path) -> None:
+    """Kept pages (houqin.core.pagecache) are off in tests unless a test turns them on (``settings`` fixture):
+    most tests write and read inside one rolled-back transaction, where PostgreSQL never runs commit hooks.
+    Each test process keeps its pages in its own folder."""
+    from django.conf import settings
+
+    settings.HOUQIN_PAGE_CACHE_SECONDS = 0
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    settings.CACHES["pages"]["LOCATION"] = str(session_dir / "cache" / f"pages-{worker}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if _is_xdist_worker(config) and os.environ.get(SESSION_ENV):
         session_dir = Path(os.environ[SESSION_ENV])
@@ -70,6 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Also seen by any process a test starts (e.g. ``houqin`` commands run as a subprocess).
     os.environ["HOUQIN_DATA_DIR"] = str(session_dir)
     _move_data_dir(session_dir)
+    _pages_off_by_default(session_dir)
 
     if not _is_xdist_worker(config) and not (VENDOR_DIR / "versions.json").is_file():
         config.issue_config_time_warning(
@@ -98,9 +110,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh_choice_lists():
-    """Kept drop-down choices (houqin.core.selects) do not outlive a test: rolled-back rows reuse primary keys."""
-    from houqin.core import selects
+    """Kept drop-down choices (houqin.core.selects) and kept pages (houqin.core.pagecache) do not outlive a test:
+    rolled-back rows reuse primary keys and data versions."""
+    from houqin.core import pagecache, selects
 
     selects.clear()
+    pagecache.clear()
     yield
     selects.clear()
+    pagecache.clear()

@@ -116,11 +116,38 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "houqin.core.context_processors.navigation",
                 "houqin.core.views.notifications.notification_context",
+                "houqin.core.pagecache.csrf_placeholder",
             ],
             "builtins": ["template_partials.templatetags.partials", "houqin.core.templatetags.houqin"],
         },
     }
 ]
+
+# --- Kept pages (houqin.core.pagecache, docs/performance.md "Page cache") ---------------------------------------
+# A user's list and record pages are kept while the database has not changed, at most this long; 0 turns it off
+# (the default with HOUQIN_DEBUG, where templates change under a running server).
+HOUQIN_PAGE_CACHE_SECONDS = env_int("HOUQIN_PAGE_CACHE_SECONDS", 0 if DEBUG else 120)
+HOUQIN_PAGE_CACHE_MAX_ENTRIES = env_int("HOUQIN_PAGE_CACHE_MAX_ENTRIES", 5000)
+
+
+def _release() -> str:
+    from houqin import __version__
+
+    return __version__
+
+
+# Pages built by one release are never served by another.
+HOUQIN_PAGE_CACHE_RELEASE = _release()
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every worker process of the server (a file per page, written atomically).
+    "pages": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache" / "pages"),
+        "TIMEOUT": HOUQIN_PAGE_CACHE_SECONDS or 1,
+        "OPTIONS": {"MAX_ENTRIES": HOUQIN_PAGE_CACHE_MAX_ENTRIES, "CULL_FREQUENCY": 4},
+    },
+}
 
 # --- Database -------------------------------------------------------------------------------------------
 SQLITE_BUSY_TIMEOUT_S = 10

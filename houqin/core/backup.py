@@ -980,6 +980,16 @@ def _swap_sqlite(new_file: Path, target: Path, stamp: str) -> Path | None:
     return aside
 
 
+def _forget_kept_pages() -> None:
+    """Pages kept for the database before the restore (houqin.core.pagecache) must not be served over it."""
+    from houqin.core import pagecache
+
+    try:
+        pagecache.clear()
+    except OSError:
+        logger.warning("Could not clear the kept pages after the restore", exc_info=True)
+
+
 def restore_backup(archive: Path | str, *, database: dict | None = None, roots: dict[str, Path | None] | None = None,
                    manifest: dict | None = None, log: Log | None = None) -> RestoreResult:
     """Restore ``archive`` into ``database`` (a Django settings dict; default: the configured database) and the
@@ -1067,6 +1077,7 @@ def restore_backup(archive: Path | str, *, database: dict | None = None, roots: 
     finally:
         for folder in staged.values():
             shutil.rmtree(folder, ignore_errors=True)
+    _forget_kept_pages()
     try:
         result.notes += migration_notes(manifest["database"].get("migrations", {}))
     except Exception:  # advice only: a failure to load the migrations must not hide the restore's result

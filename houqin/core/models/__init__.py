@@ -13,6 +13,7 @@ from houqin.core.models.approvals import (
 from houqin.core.models.attachments import Attachment, AttachmentKind
 from houqin.core.models.base import RestrictedQuerySet, TenantModel, TimeStampedModel
 from houqin.core.models.changelog import ChangeLogEntry
+from houqin.core.models.dataversion import DataVersion
 from houqin.core.models.jobs import Job, JobStatus, PeriodicJobState, WorkerHeartbeat
 from houqin.core.models.locations import Building, Campus, Floor, Room, RoomType
 from houqin.core.models.notifications import (
@@ -31,6 +32,7 @@ from houqin.core.models.orgs import Department, Organization, OrgKind, SchoolCla
 from houqin.core.models.users import LoginAttempt, Membership, Role, User
 
 __all__ = [
+    "DataVersion",
     "ChannelConfig",
     "Delivery",
     "DeliveryChannel",

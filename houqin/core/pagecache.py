@@ -1,0 +1,278 @@
+"""Rendered pages kept while the data behind them has not changed (docs/performance.md, "Page cache").
+
+A list or record page costs 10–40 ms of Python to build (session, access map, a dozen ORM queries, templates).
+The same user asking for the same page again gets the page built last time, as long as nothing in the database
+has changed since, at the price of one small query.
+
+What decides whether a kept page may be served again:
+
+* **The data version** (``DataVersion``, one row). Every statement that writes (INSERT, UPDATE, DELETE, COPY)
+  through any Django connection, in any process (web workers, jobs, management commands, imports), raises it
+  once per transaction. The statements are seen by an execute wrapper on every connection, so ``.update()``,
+  ``bulk_create`` and raw SQL count as much as ``save()``. SQLite raises it inside the writing transaction (it
+  has one writer at a time, and the version then commits with the data). PostgreSQL raises it right after
+  the commit, in its own statement, so concurrent writers never queue on the version row (nor deadlock on
+  it). Sessions and the version row itself do not count.
+* **The key**: the user, the organisation chosen in the session, the full path with its query, the HTMX
+  headers that choose a fragment, the data version with its database's random ``epoch`` (a new or restored
+  database never meets another's pages) and the current minute (pages print the time to the minute, and
+  "overdue" and "today" move with the clock). A kept page lives ``HOUQIN_PAGE_CACHE_SECONDS`` at most.
+* **What is kept**: only 200 HTML answers to GET from views that opt in (``cached_page``, ``UIView.page_cache``),
+  never a page with a message waiting to be shown, never an answer that sets cookies or says
+  ``response.page_cache = False``. Permission checks need no repeating: a page is
+  kept per user, and any change to roles, memberships or the record itself is a write that changes the version.
+
+The CSRF token is the one per-session value in a page: pages are built with a placeholder in its place, and each
+answer, kept or fresh, gets the requesting session's token.
+
+Edits made to the database outside the application (psql, a restored backup) are not seen by the wrapper:
+``houqin restore`` clears the kept pages, and otherwise they expire within ``HOUQIN_PAGE_CACHE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import caches
+from django.db import DatabaseError, connections
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.functional import lazy
+
+logger = logging.getLogger(__name__)
+
+CACHE_ALIAS = "pages"
+TABLE = "core_dataversion"
+# Stands for the CSRF token while a page that may be kept is built; only letters and digits, so no escaping
+# changes it. Replaced by the session's own token in every answer.
+CSRF_PLACEHOLDER = "hqcsrfplaceholder7f3a9c21e8"
+_PLACEHOLDER_BYTES = CSRF_PLACEHOLDER.encode()
+HEADER = "X-Page-Cache"
+_RENDERING = "_houqin_page_render"
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "COPY")
+# Writes that change no page: sessions (the "last seen" stamp) and the version row itself.
+_IGNORED_TABLES = ('"django_session"', '"core_dataversion"', "django_session", "core_dataversion")
+
+
+def seconds() -> int:
+    return int(getattr(settings, "HOUQIN_PAGE_CACHE_SECONDS", 0) or 0)
+
+
+# --- The data version ----------------------------------------------------------------------------------------
+def _writes(sql) -> bool:
+    if not isinstance(sql, str):
+        sql = str(sql)
+    head = sql[:80].lstrip()
+    if head[:7].upper().startswith(_WRITE_VERBS):
+        target = head.split(None, 3)
+        # INSERT INTO t / DELETE FROM t / UPDATE t / COPY t
+        name = target[2] if len(target) > 2 and target[1].upper() in ("INTO", "FROM") else \
+            (target[1] if len(target) > 1 else "")
+        return name not in _IGNORED_TABLES
+    return False
+
+
+def _raise_version(connection) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {TABLE} SET version = version + 1 WHERE id = 1")  # noqa: S608 — constant
+    except DatabaseError:  # the table does not exist yet (migrations running): there are no pages to keep
+        logger.debug("data version not raised", exc_info=True)
+
+
+class _Watcher:
+    """The execute wrapper of one connection: raises the version once per transaction that writes.
+
+    SQLite: at its first write, inside the transaction (one writer at a time; a rolled-back savepoint takes its
+    raise with it, and the next write raises again). PostgreSQL: after its commit. Outside a transaction: after
+    each statement that writes."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.after_commit = self._after_commit  # one bound method, found again in run_on_commit by identity
+        self.writes = 0  # statements seen writing (tests: a page that may be kept must not write)
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if _writes(sql):
+            self.wrote()
+        return result
+
+    def wrote(self) -> None:
+        self.writes += 1
+        connection = self.connection
+        if not connection.in_atomic_block:
+            _raise_version(connection)
+            return
+        # In a transaction: once. The mark is a commit hook, so it goes when the transaction ends, and with a
+        # rolled-back savepoint (which takes the raise made inside it along).
+        if any(entry[1] is self.after_commit for entry in connection.run_on_commit):
+            return
+        if connection.vendor != "postgresql":
+            _raise_version(connection)
+        connection.on_commit(self.after_commit)
+
+    def _after_commit(self) -> None:
+        if self.connection.vendor == "postgresql":
+            _raise_version(self.connection)
+
+
+def watch(sender=None, connection=None, **kwargs) -> None:
+    """``connection_created`` receiver: put the write watcher on the connection (once)."""
+    if connection is None:
+        return
+    if not any(isinstance(w, _Watcher) for w in connection.execute_wrappers):
+        connection.execute_wrappers.append(_Watcher(connection))
+
+
+def ensure_version_row(sender=None, using: str = "default", **kwargs) -> None:
+    """``post_migrate`` receiver: the version row exists (created by migration core 0006; again after a flush)."""
+    from houqin.core.models import DataVersion
+
+    DataVersion.objects.using(using).get_or_create(pk=1, defaults={"version": 0, "epoch": secrets.token_hex(8)})
+
+
+def writes_seen(using: str = "default") -> int:
+    """How many writing statements this process's connection has made (0 when it is not watched)."""
+    connection = connections[using]
+    return sum(w.writes for w in connection.execute_wrappers if isinstance(w, _Watcher))
+
+
+def note_write(using: str = "default") -> None:
+    """For writes that bypass the connection's cursor (a driver's own COPY): count them as a write."""
+    connection = connections[using]
+    for wrapper in connection.execute_wrappers:
+        if isinstance(wrapper, _Watcher):
+            wrapper.wrote()
+            return
+    _raise_version(connection)
+
+
+def data_version(using: str = "default") -> str | None:
+    """``epoch:version`` of the database, or None when it cannot be read (then nothing is kept)."""
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"SELECT epoch, version FROM {TABLE} WHERE id = 1")  # noqa: S608 — constant
+            row = cursor.fetchone()
+    except DatabaseError:
+        return None
+    return f"{row[0]}:{row[1]}" if row else None
+
+
+# --- Keeping pages ---------------------------------------------------------------------------------------------
+def clear() -> None:
+    caches[CACHE_ALIAS].clear()
+
+
+def _has_messages(request) -> bool:
+    try:
+        return len(messages.get_messages(request)) > 0
+    except Exception:  # noqa: BLE001 — no message storage on this request: nothing to show either
+        return False
+
+
+def _minute() -> int:
+    return int(time.time() // 60)
+
+
+def page_key(request) -> str | None:
+    user = getattr(request, "user", None)
+    if request.method != "GET" or user is None or not user.is_authenticated:
+        return None
+    version = data_version()
+    if version is None:
+        return None
+    session = getattr(request, "session", None)
+    chosen = session.get("houqin_org_id") if session is not None else None
+    headers = request.headers
+    parts = (
+        settings.HOUQIN_PAGE_CACHE_RELEASE, version, _minute(), user.pk, chosen,
+        getattr(request, "LANGUAGE_CODE", ""), request.get_full_path(), headers.get("HX-Request", ""),
+        headers.get("HX-Boosted", ""), headers.get("HX-History-Restore-Request", ""), headers.get("HX-Target", ""),
+    )
+    return "page:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
+
+
+def _keepable(response) -> bool:
+    # ``Cache-Control: no-store`` speaks to browsers and proxies (they must not keep a per-user page); kept here
+    # the page is per user already. A view that must never be kept sets ``response.page_cache = False``.
+    return (response.status_code == 200 and not response.streaming and not response.cookies
+            and getattr(response, "page_cache", True)
+            and response.get("Content-Type", "").startswith("text/html"))
+
+
+def _with_token(request, content: bytes) -> bytes:
+    if _PLACEHOLDER_BYTES in content:
+        content = content.replace(_PLACEHOLDER_BYTES, get_token(request).encode())
+    return content
+
+
+def serve(request, render):
+    """The page ``render()`` builds, kept for the next identical request of this user while the data holds."""
+    ttl = seconds()
+    key = page_key(request) if ttl > 0 and not _has_messages(request) else None
+    if key is None:
+        return render()
+    cache = caches[CACHE_ALIAS]
+    try:
+        kept = cache.get(key)
+    except Exception:  # noqa: BLE001 — an unreadable cache file is a miss, never an error page
+        logger.warning("page cache read failed", exc_info=True)
+        kept = None
+    if kept is not None:
+        content, headers = kept
+        response = HttpResponse(_with_token(request, content))
+        for name, value in headers:
+            response[name] = value
+        response[HEADER] = "hit"
+        return response
+    token_used = request.META.get("CSRF_COOKIE_NEEDS_UPDATE", False)
+    setattr(request, _RENDERING, True)
+    try:
+        response = render()
+    finally:
+        setattr(request, _RENDERING, False)
+    if response.streaming:
+        return response
+    # A page that asked for the real token (rendered without the placeholder) holds this session's token: keep
+    # it and another session of the same user would post a token that is not its own.
+    token_used = not token_used and request.META.get("CSRF_COOKIE_NEEDS_UPDATE", False)
+    if _keepable(response) and not token_used and not _has_messages(request):
+        headers = [(name, value) for name, value in response.items()
+                   if name.lower() not in ("content-length", "set-cookie", "vary")]
+        try:
+            cache.set(key, (response.content, headers), ttl)
+        except Exception:  # noqa: BLE001 — a full disk or a cache error only costs the next request a render
+            logger.warning("page cache write failed", exc_info=True)
+        response[HEADER] = "miss"
+    response.content = _with_token(request, response.content)
+    return response
+
+
+def cached_page(view):
+    """Decorator of a function view (or a view method taking ``self, request``) whose GET pages may be kept."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        request = args[1] if len(args) > 1 and hasattr(args[1], "method") else args[0]
+        return serve(request, lambda: view(*args, **kwargs))
+
+    return wrapper
+
+
+def csrf_token(request):
+    """The CSRF token for a template rendered without the request's context processors."""
+    if getattr(request, _RENDERING, False):
+        return CSRF_PLACEHOLDER
+    return lazy(get_token, str)(request)
+
+
+def csrf_placeholder(request):
+    """Context processor: the placeholder instead of the token while a page that may be kept is built."""
+    return {"csrf_token": CSRF_PLACEHOLDER} if getattr(request, _RENDERING, False) else {}
