@@ -16,12 +16,10 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render, resolve_url
 from django.template.loader import get_template
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.functional import lazy
 from django.utils.http import urlencode
 from django.views import View
 
@@ -30,7 +28,7 @@ from houqin.assets.choices import AssetStatus
 from houqin.assets.forms_settings import AssetSettingsForm
 from houqin.assets.models import Asset
 from houqin.assets.views import AssetUI, depreciation_schools
-from houqin.core import navigation, qr
+from houqin.core import navigation, pagecache, qr
 from houqin.core.auth import access_for, user_can
 from houqin.core.middleware import current_org
 from houqin.core.views import printing
@@ -122,7 +120,7 @@ def asset_scan_page(request, asset):
         "buttons": buttons,
         "signed_in": user.is_authenticated,
         "user": user,
-        "csrf_token": lazy(get_token, str)(request),
+        "csrf_token": pagecache.csrf_token(request),
         "messages": messages.get_messages(request),
         "login_url": (f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.get_full_path()})}"
                       if not user.is_authenticated else ""),

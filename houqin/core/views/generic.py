@@ -16,6 +16,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.views import View
 
+from houqin.core import pagecache
 from houqin.core.auth import access_for, user_can
 from houqin.core.db import joins_in_written_order
 from houqin.core.exporting import xlsx_response
@@ -45,6 +46,13 @@ def render_page(request, template: str, context: dict, partial: str | None = Non
 class UIView(LoginRequiredMixin, View):
     ui = None
     action = "view"
+    # GET answers of this view may be kept for the user while the data holds (houqin.core.pagecache).
+    page_cache = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.page_cache and request.method == "GET":
+            return pagecache.serve(request, lambda: super(UIView, self).dispatch(request, *args, **kwargs))
+        return super().dispatch(request, *args, **kwargs)
 
     def perm(self, action: str | None = None) -> str:
         return f"{self.ui.app_label()}.{action or self.action}_{self.ui.model_name()}"
@@ -99,6 +107,7 @@ class FilteredListMixin:
 
 class ObjectListView(FilteredListMixin, UIView):
     template_name = "core/object_list.html"
+    page_cache = True
 
     def get(self, request, *args, **kwargs):
         self.require_model_perm("view")
@@ -184,6 +193,7 @@ def detail_rows(ui, obj) -> list[tuple[str, str]]:
 
 class ObjectDetailView(UIView):
     template_name = "core/object_detail.html"
+    page_cache = True
 
     def get(self, request, *args, **kwargs):
         ui = self.ui

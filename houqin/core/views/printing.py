@@ -20,7 +20,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from houqin.core import printing, qr
+from houqin.core import pagecache, printing, qr
 from houqin.core.middleware import current_org
 from houqin.core.ui import REGISTRY, ui_for
 from houqin.core.views.generic import FilteredListMixin, UIView, detail_rows
@@ -31,6 +31,7 @@ RELATED_ROWS = 100  # rows of each related list on a record sheet
 
 # --- Scan URLs ------------------------------------------------------------------------------------------------------
 @require_safe
+@pagecache.cached_page
 def scan(request, kind: str, token: str):
     """Open what a QR label points to.
 
