@@ -57,6 +57,9 @@ class LoadResult:
     p95_ms: float
     p99_ms: float
     statuses: dict
+    kept: int = 0  # answers served from the page cache (houqin.core.pagecache)
+    built: int = 0  # pages built and kept
+    built_p95_ms: float = 0.0  # server time of the pages built
 
     @property
     def rps(self) -> float:
@@ -104,11 +107,13 @@ def run_wrk(base: str, paths: list[str], *, cookie: str | list[str], access_log:
         raise RuntimeError(f"wrk gave no summary:\n{completed.stdout}\n{completed.stderr}")
     summary = json.loads(line[len("WRKJSON "):])
     rows, _ = read_access_log(access_log, offset)
-    times = [us for _status, us, _path in rows]
+    times = [us for _status, us, _path, _cache in rows]
+    built = [us for _status, us, _path, cache in rows if cache == "miss"]
     statuses: dict = {}
-    for status, _us, _path in rows:
+    for status, _us, _path, _cache in rows:
         statuses[status] = statuses.get(status, 0) + 1
     return LoadResult(
         requests=summary["requests"], seconds=summary["seconds"], errors=summary["errors"],
         non2xx=summary["non2xx"], p50_ms=percentile(times, 0.50) / 1000, p95_ms=percentile(times, 0.95) / 1000,
-        p99_ms=percentile(times, 0.99) / 1000, statuses=statuses)
+        p99_ms=percentile(times, 0.99) / 1000, statuses=statuses,
+        kept=sum(1 for row in rows if row[3] == "hit"), built=len(built), built_p95_ms=percentile(built, 0.95) / 1000)

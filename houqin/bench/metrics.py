@@ -55,6 +55,8 @@ def load_metrics(prefix: str, name: str, result: LoadResult, baseline_rps: float
                  rps_ratio: float) -> list[dict]:
     bad = result.errors + result.non2xx
     note = f"{result.requests} requests, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
+    if result.kept or result.built:
+        note += (f"; {result.kept} served kept, {result.built} built (p95 {result.built_p95_ms:.0f} ms)")
     if bad:
         note += f", {bad} errors/non-2xx {result.statuses}"
     return [

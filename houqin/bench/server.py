@@ -13,8 +13,9 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-# Access log line: status, server time in µs, path (with query).
-ACCESS_FORMAT = "%(s)s %(D)s %(U)s%(q)s"
+# Access log line: status, server time in µs, the page cache's answer (hit, miss, or - when the page is not kept:
+# houqin.core.pagecache), path (with query).
+ACCESS_FORMAT = "%(s)s %(D)s %({x-page-cache}o)s %(U)s%(q)s"
 
 
 def free_port() -> int:
@@ -62,8 +63,9 @@ def running_server(env: dict, workdir: Path, *, workers: int = 4):
             process.wait()
 
 
-def read_access_log(path: Path, start: int) -> tuple[list[tuple[int, int, str]], int]:
-    """Lines appended to the access log since byte ``start``: (status, µs, path); and the new offset."""
+def read_access_log(path: Path, start: int) -> tuple[list[tuple[int, int, str, str]], int]:
+    """Lines appended to the access log since byte ``start``: (status, µs, path, page cache answer); and the new
+    offset."""
     if not path.exists():
         return [], start
     with path.open("rb") as fh:
@@ -72,7 +74,10 @@ def read_access_log(path: Path, start: int) -> tuple[list[tuple[int, int, str]],
         end = fh.tell()
     rows = []
     for line in data.decode(errors="replace").splitlines():
-        parts = line.split(" ", 2)
-        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
-            rows.append((int(parts[0]), int(parts[1]), parts[2]))
+        parts = line.split(" ", 3)
+        if len(parts) < 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+            continue
+        cache, path = (parts[2], parts[3]) if len(parts) == 4 and not parts[2].startswith("/") else \
+            ("-", line.split(" ", 2)[2])
+        rows.append((int(parts[0]), int(parts[1]), path, cache))
     return rows, end

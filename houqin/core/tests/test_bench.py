@@ -69,13 +69,15 @@ def test_percentiles_and_access_log(tmp_path):
     assert percentile(list(range(1, 101)), 0.95) == 95
     assert percentile([7], 0.5) == 7
     log = tmp_path / "access.log"
-    log.write_text("200 1500 /assets/assets/\n302 900 /login/\nnot a line\n", encoding="utf-8")
+    log.write_text("200 1500 miss /assets/assets/\n200 300 hit /assets/assets/\n302 900 - /login/\nnot a line\n",
+                   encoding="utf-8")
     rows, offset = read_access_log(log, 0)
-    assert rows == [(200, 1500, "/assets/assets/"), (302, 900, "/login/")]
+    assert rows == [(200, 1500, "/assets/assets/", "miss"), (200, 300, "/assets/assets/", "hit"),
+                    (302, 900, "/login/", "-")]
     with log.open("a", encoding="utf-8") as fh:
-        fh.write("200 42 /bench/noop/\n")
+        fh.write("200 42 /bench/noop/\n")  # a line without the page cache's answer
     more, _ = read_access_log(log, offset)
-    assert more == [(200, 42, "/bench/noop/")]
+    assert more == [(200, 42, "/bench/noop/", "-")]
 
 
 def test_the_baseline_view_is_mounted_only_for_the_benchmark():
