@@ -15,6 +15,7 @@ from houqin.bench.server import read_access_log
 LUA = """
 local paths = %(paths)s
 local cookies = %(cookies)s
+local fresh = %(fresh)s
 local cookie = ""
 local counter = 0
 local thread_id = 0
@@ -34,7 +35,11 @@ end
 request = function()
   counter = counter + 1
   local path = paths[(counter %% #paths) + 1]
-  return wrk.format("GET", path, {["Cookie"] = cookie, ["Accept"] = "text/html"})
+  local headers = {["Cookie"] = cookie, ["Accept"] = "text/html"}
+  if fresh then
+    headers["Cache-Control"] = "no-cache"
+  end
+  return wrk.format("GET", path, headers)
 end
 
 done = function(summary, latency, requests)
@@ -86,8 +91,11 @@ def wrk_path() -> str:
 
 
 def run_wrk(base: str, paths: list[str], *, cookie: str | list[str], access_log: Path, workdir: Path, seconds: int,
-            connections: int = 16, threads: int = 2, name: str = "load") -> LoadResult:
+            connections: int = 16, threads: int = 2, name: str = "load", fresh: bool = False) -> LoadResult:
     """``connections`` clients for ``seconds`` over ``paths`` (cycled); returns throughput and server times.
+
+    ``fresh``: every request asks for a freshly built page (``Cache-Control: no-cache``, as a browser's hard
+    reload does), so the server builds each page instead of serving it kept (houqin.core.pagecache).
 
     ``cookie`` may be a list of session cookies, one per client, as real users each have their own session: wrk
     then runs one thread per connection (a wrk thread's connections share its script state, hence its cookie)."""
@@ -96,7 +104,8 @@ def run_wrk(base: str, paths: list[str], *, cookie: str | list[str], access_log:
         threads = connections
     script = workdir / f"{name}.lua"
     script.write_text(LUA % {"paths": "{" + ", ".join(_lua_string(p) for p in paths) + "}",
-                             "cookies": "{" + ", ".join(_lua_string(c) for c in cookies) + "}"}, encoding="utf-8")
+                             "cookies": "{" + ", ".join(_lua_string(c) for c in cookies) + "}",
+                             "fresh": "true" if fresh else "false"}, encoding="utf-8")
     offset = access_log.stat().st_size if access_log.exists() else 0
     completed = subprocess.run(  # noqa: S603 — our own arguments, no shell
         [wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.apps import apps
 from django.db import connection
+from django.urls import get_resolver
 
 from houqin.bench import county as county_data
 from houqin.bench.load import LoadResult, run_wrk
@@ -125,10 +126,10 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
     env = {"HOUQIN_BENCH": "1", "HOUQIN_DEBUG": "0"}
     seconds = scale.load_seconds
     with running_server(env, workdir) as (base, access_log):
-        def load(name, paths, who, extra_cookies=None):
+        def load(name, paths, who, extra_cookies=None, fresh=False):
             jar = {**cookies, **(extra_cookies or {})}
             return run_wrk(base, paths, cookie=jar[who] if who else "", access_log=access_log,
-                           workdir=workdir, seconds=seconds, connections=scale.connections, name=name)
+                           workdir=workdir, seconds=seconds, connections=scale.connections, name=name, fresh=fresh)
 
         log(f"[{connection.vendor}] 基线 a：无数据库访问的页面……")
         noop = load("noop", ["/bench/noop/"], None)
@@ -147,17 +148,22 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
                                 p95_target=LIST_P95_MS, rps_ratio=LIST_RPS_RATIO)
         depth = min(990_000, max(scale.cards - 100, 0))
         cursor = deep_cursor(Asset.objects.all(), "-acquired_on", depth)
-        first = load("list_first", ["/assets/assets/"], "bureau")
-        deep = load("list_deep", [f"/assets/assets/?cursor={cursor}"], "bureau")
+        # Both pages built on every request (not served kept): this compares what the database does at depth.
+        first = load("list_first", ["/assets/assets/"], "bureau", fresh=True)
+        deep = load("list_deep", [f"/assets/assets/?cursor={cursor}"], "bureau", fresh=True)
         ratio = deep.p95_ms / first.p95_ms if first.p95_ms else None
-        results.append(metric("P4.deep", f"county list page at depth {depth:,} vs first page (p95)", deep.p95_ms,
-                              "ms", baseline=first.p95_ms, ratio=ratio, target=f"≤ {DEEP_PAGE_RATIO:g} × first page",
-                              ok=ratio is not None and ratio <= DEEP_PAGE_RATIO and not deep.non2xx))
+        results.append(metric("P4.deep", f"county list page at depth {depth:,} vs first page (p95, built)",
+                              deep.p95_ms, "ms", baseline=first.p95_ms, ratio=ratio,
+                              target=f"≤ {DEEP_PAGE_RATIO:g} × first page",
+                              ok=ratio is not None and ratio <= DEEP_PAGE_RATIO and not deep.non2xx,
+                              note=f"{deep.requests} and {first.requests} requests, none served kept"
+                              if not (deep.kept or first.kept) else f"{deep.kept + first.kept} served kept"))
 
         log(f"[{connection.vendor}] P5 资产卡片与扫码页……")
         detail = load("detail", [f"/assets/assets/{pk}/" for pk in school_ids], "keeper")
         results += load_metrics("P5.detail", "asset card page", detail, baseline, p95_target=DETAIL_P95_MS,
                                 rps_ratio=DETAIL_RPS_RATIO)
+        _ = get_resolver().url_patterns  # the views register their QR kinds when the URLs load (as in the server)
         if "a" in qr.KINDS:
             scan = load("scan", [qr.scan_path("a", qr.make_token("assets.asset", pk)) for pk in school_ids],
                         "keeper")

@@ -13,6 +13,7 @@ What decides whether a kept page may be served again:
   has one writer at a time, and the version then commits with the data). PostgreSQL raises it right after
   the commit, in its own statement, so concurrent writers never queue on the version row (nor deadlock on
   it). Sessions and the version row itself do not count.
+* **A hard reload** (``Cache-Control: no-cache``, Ctrl+F5) builds the page afresh (and keeps the new one).
 * **The key**: the user, the organisation chosen in the session, the full path with its query, the HTMX
   headers that choose a fragment, the data version with its database's random ``epoch`` (a new or restored
   database never meets another's pages) and the current minute (pages print the time to the minute, and
@@ -213,6 +214,12 @@ def _with_token(request, content: bytes) -> bytes:
     return content
 
 
+def _wants_fresh(request) -> bool:
+    """A hard reload (Ctrl+F5) asks for the page afresh: ``Cache-Control: no-cache`` (or ``Pragma: no-cache``)."""
+    return "no-cache" in request.headers.get("Cache-Control", "") or \
+        "no-cache" in request.headers.get("Pragma", "")
+
+
 def serve(request, render):
     """The page ``render()`` builds, kept for the next identical request of this user while the data holds."""
     ttl = seconds()
@@ -225,7 +232,7 @@ def serve(request, render):
     except Exception:  # noqa: BLE001 — an unreadable cache file is a miss, never an error page
         logger.warning("page cache read failed", exc_info=True)
         kept = None
-    if kept is not None:
+    if kept is not None and not _wants_fresh(request):
         content, headers = kept
         response = HttpResponse(_with_token(request, content))
         for name, value in headers:

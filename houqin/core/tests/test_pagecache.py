@@ -161,6 +161,14 @@ def test_the_next_minute_builds_the_page_again(world, monkeypatch):
     assert _get(client, _rooms_url())[pagecache.HEADER] == "miss"
 
 
+def test_a_hard_reload_builds_the_page_again(world):
+    client = _client(world.admin_a)
+    _get(client, _rooms_url())
+    assert _get(client, _rooms_url(), **{"Cache-Control": "no-cache"})[pagecache.HEADER] == "miss"
+    assert _get(client, _rooms_url(), **{"Pragma": "no-cache"})[pagecache.HEADER] == "miss"
+    assert _get(client, _rooms_url(), **{"Cache-Control": "max-age=0"})[pagecache.HEADER] == "hit"
+
+
 def test_off_when_seconds_is_zero(world, settings):
     settings.HOUQIN_PAGE_CACHE_SECONDS = 0
     client = _client(world.admin_a)
