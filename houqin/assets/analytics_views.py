@@ -31,7 +31,7 @@ from openpyxl.styles import Font
 from houqin.assets import analytics, analytics_summary
 from houqin.assets import views as _views  # noqa: F401  (the app's menu entries come before this page's)
 from houqin.assets.analytics import AGE_BANDS, percent
-from houqin.core import navigation
+from houqin.core import navigation, pagecache
 from houqin.core.exporting import _safe, stamped_filename, xlsx_download
 from houqin.core.middleware import current_org
 from houqin.core.tables import plain
@@ -444,6 +444,7 @@ class AnalyticsView(LoginRequiredMixin, View):
             query["idle_months"] = parse_idle_months(request.POST.get("idle_months"))
         return redirect(f"{reverse('assets:analytics')}?{urlencode(query)}")
 
+    @pagecache.cached_page  # kept while the data holds (houqin.core.pagecache)
     def get(self, request):
         scopes, scope = self._scope(request, request.GET.get("org"))
         idle_months = parse_idle_months(request.GET.get("idle_months"))

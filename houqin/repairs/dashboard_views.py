@@ -21,7 +21,7 @@ from django.views import View
 
 from houqin.assets.analytics_views import Col, Line, TotalRow, write_tables
 from houqin.assets.analytics_views import Table as BaseTable
-from houqin.core import navigation
+from houqin.core import navigation, pagecache
 from houqin.core.exporting import stamped_filename, xlsx_download
 from houqin.core.middleware import current_org
 from houqin.core.tables import plain
@@ -253,6 +253,7 @@ class DashboardView(LoginRequiredMixin, View):
 
     template_name = "repairs/dashboard/dashboard.html"
 
+    @pagecache.cached_page  # kept while the data holds (houqin.core.pagecache)
     def get(self, request):
         scopes = reports.scopes_for(request.user)
         if not scopes:

@@ -49,3 +49,4 @@ def test_kept_pages_write_nothing_and_come_back_the_same(world, settings, monkey
         again = client.get(url)
         assert again[pagecache.HEADER] == "hit", url
         assert TOKEN.sub("", again.content.decode()) == TOKEN.sub("", built.content.decode()), url
+
