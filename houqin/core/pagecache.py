@@ -56,7 +56,7 @@ CSRF_PLACEHOLDER = "hqcsrfplaceholder7f3a9c21e8"
 _PLACEHOLDER_BYTES = CSRF_PLACEHOLDER.encode()
 HEADER = "X-Page-Cache"
 _RENDERING = "_houqin_page_render"
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "COPY")
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "COPY", "TRUNCATE")
 # Writes that change no page: sessions (the "last seen" stamp) and the version row itself.
 _IGNORED_TABLES = ('"django_session"', '"core_dataversion"', "django_session", "core_dataversion")
 

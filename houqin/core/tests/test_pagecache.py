@@ -228,6 +228,8 @@ def test_the_watcher_counts_statements_that_write():
     assert pagecache._writes('UPDATE "core_room" SET "name" = %s')
     assert pagecache._writes("delete from core_room where id = 1")
     assert pagecache._writes('COPY "assets_asset" ("number") FROM STDIN')
+    assert pagecache._writes('TRUNCATE "core_room" RESTART IDENTITY CASCADE;')
+    assert pagecache._writes('INSERT OR IGNORE INTO "core_room" ("name") VALUES (%s)')
     assert not pagecache._writes('SELECT "core_room"."id" FROM "core_room"')
     assert not pagecache._writes('UPDATE "django_session" SET "session_data" = %s')
     assert not pagecache._writes('INSERT INTO "django_session" ("session_key") VALUES (%s)')
