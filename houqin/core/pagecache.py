@@ -70,7 +70,7 @@ def _writes(sql) -> bool:
     if not isinstance(sql, str):
         sql = str(sql)
     head = sql[:80].lstrip()
-    if head[:7].upper().startswith(_WRITE_VERBS):
+    if head[:8].upper().startswith(_WRITE_VERBS):
         target = head.split(None, 3)
         # INSERT INTO t / DELETE FROM t / UPDATE t / COPY t
         name = target[2] if len(target) > 2 and target[1].upper() in ("INTO", "FROM") else \
