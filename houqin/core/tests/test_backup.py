@@ -24,12 +24,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from houqin.core import backup, jobs
+from houqin.core import backup, jobs, pagecache
 from houqin.core.models import Room
 from houqin.core.models.jobs import Job, JobStatus, PeriodicJobState
 from houqin.core.testing.factories import make_building, make_bureau, make_campus, make_school
@@ -237,9 +238,12 @@ def test_backup_and_restore_commands_bring_back_the_data_and_files(tmp_path, roo
     Room.objects.create(org_id=school.pk, campus=campus, name="备份之后新建")
     (roots["attachments"] / "7" / "2026" / "03" / "报修照片.jpg").write_bytes(b"overwritten")
     (roots["attachments"] / "later.jpg").write_bytes(b"added after the backup")
+    caches[pagecache.CACHE_ALIAS].set("page:kept-before-the-restore", (b"<p>old</p>", []), 60)
 
     out = io.StringIO()
     call_command("restore", str(archive), "--yes", stdout=out)
+    # Pages kept for the database as it was must not be served over the restored one.
+    assert caches[pagecache.CACHE_ALIAS].get("page:kept-before-the-restore") is None
     assert "完整性检查：通过" in out.getvalue() and "完全一致" in out.getvalue()
     assert set(Room.objects.values_list("name", flat=True)) == names
     assert (roots["attachments"] / "7" / "2026" / "03" / "报修照片.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
