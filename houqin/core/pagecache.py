@@ -145,16 +145,6 @@ def writes_seen(using: str = "default") -> int:
     return sum(w.writes for w in connection.execute_wrappers if isinstance(w, _Watcher))
 
 
-def note_write(using: str = "default") -> None:
-    """For writes that bypass the connection's cursor (a driver's own COPY): count them as a write."""
-    connection = connections[using]
-    for wrapper in connection.execute_wrappers:
-        if isinstance(wrapper, _Watcher):
-            wrapper.wrote()
-            return
-    _raise_version(connection)
-
-
 def data_version(using: str = "default") -> str | None:
     """``epoch:version`` of the database, or None when it cannot be read (then nothing is kept)."""
     try:

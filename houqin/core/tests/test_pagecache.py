@@ -6,8 +6,6 @@ The tests of writing commit (``transaction=True``): PostgreSQL raises the data v
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.contrib.messages import constants
 from django.contrib.messages.storage.fallback import FallbackStorage
@@ -20,19 +18,16 @@ from django.urls import reverse
 from houqin.core import pagecache
 from houqin.core.models import DataVersion, Membership, Room
 from houqin.core.testing import factories as f
+from houqin.core.testing.pages import TOKEN, keep_pages, without_tokens
 
 # The tests that need PostgreSQL's commit hook to have run commit (``committed``); the others stay inside the
 # test's transaction (faster: no table flush after them).
 committed = pytest.mark.django_db(transaction=True)
 pytestmark = pytest.mark.django_db
 
-TOKEN = re.compile(r'(csrfmiddlewaretoken" value="|X-CSRFToken": ")([^"]+)"')
-
-
 @pytest.fixture(autouse=True)
 def pages_on(settings, monkeypatch):
-    settings.HOUQIN_PAGE_CACHE_SECONDS = 120
-    monkeypatch.setattr(pagecache, "_minute", lambda: 1000)  # no minute boundary between two requests of a test
+    keep_pages(settings, monkeypatch)
 
 
 def _client(user) -> Client:
@@ -61,7 +56,7 @@ def test_the_same_page_is_served_again_without_building_it(world):
     assert first[pagecache.HEADER] == "miss"
     again = _get(client, _rooms_url())
     assert again[pagecache.HEADER] == "hit"
-    assert TOKEN.sub("", again.content.decode()) == TOKEN.sub("", first.content.decode())
+    assert without_tokens(again) == without_tokens(first)
     assert pagecache.CSRF_PLACEHOLDER not in again.content.decode()
 
 
