@@ -48,6 +48,7 @@ from houqin.core.exporting import xlsx_download
 from houqin.core.filtersets import TenantFilterSet
 from houqin.core.models import Department, Room
 from houqin.core.models.approvals import ApprovalRequest
+from houqin.core.pagecache import kept_value
 from houqin.core.tables import Column, Table, plain
 from houqin.core.ui import ModelUI, register
 from houqin.core.views.generic import ObjectDeleteView, ObjectDetailView, ObjectEditView, htmx_partial
@@ -693,8 +694,17 @@ def _active_lines(asset_pk: int, user):
     return lines.filter(mine)
 
 
+def _counting_schools() -> frozenset[int]:
+    """The schools with a plan being counted (a card is counted in its own school's plans), read once per data
+    version: most of the time nobody is counting, and the card pages then ask nothing more."""
+    return kept_value(("assets.counting_schools",), lambda: frozenset(
+        Stocktake.objects.filter(status=StocktakeStatus.COUNTING).values_list("org_id", flat=True)))
+
+
 def _card_action_available(asset, user) -> bool:
     if not getattr(user, "is_authenticated", False) or asset.status == AssetStatus.DISPOSED:
+        return False
+    if asset.org_id not in _counting_schools():
         return False
     return _active_lines(asset.pk, user).filter(counted_at__isnull=True).exists()
 

@@ -26,10 +26,10 @@ def session_cookie(username: str) -> str:
     """A signed-in session for ``username`` stored in the database, as a Cookie header value."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
 
     from houqin.core.middleware import SESSION_LOGIN_AT, SESSION_SEEN_AT
     from houqin.core.models import User
+    from houqin.core.sessions import SessionStore
 
     user = User.objects.get(username=username)
     session = SessionStore()

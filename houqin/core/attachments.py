@@ -43,6 +43,7 @@ from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 
 from houqin.core import context
+from houqin.core.auth import known_viewable
 from houqin.core.models.attachments import Attachment, AttachmentKind, restrict_parents
 from houqin.core.models.base import ChangeLoggedModel
 
@@ -391,6 +392,8 @@ def parent_allows(user, parent, action: str) -> bool:
     """Whether ``user`` may ``view`` the parent row, or ``change`` it (which adding/deleting attachments needs)."""
     if parent is None or parent.pk is None:
         return False
+    if action == "view" and known_viewable(parent, user):
+        return True
     parents = restrict_parents(type(parent), user, action)
     return parents is not None and parents.filter(pk=parent.pk).exists()
 

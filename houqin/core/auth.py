@@ -7,6 +7,7 @@ filtering and object checks can never disagree.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -72,12 +73,15 @@ def build_access(user) -> Access:
 
 
 def access_for(user) -> Access:
-    """The user's access map, cached on the user object (one per request)."""
+    """The user's access map, cached on the user object (one per request), and kept by the process while the
+    data holds (any change to memberships, roles or organisations is a write that changes the data version)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return EMPTY_ACCESS
     cached = getattr(user, "_houqin_access", None)
     if cached is None:
-        cached = build_access(user)
+        from houqin.core.pagecache import kept_value
+
+        cached = kept_value(("access", user.pk), lambda: build_access(user))
         user._houqin_access = cached
     return cached
 
@@ -85,6 +89,19 @@ def access_for(user) -> Access:
 def clear_access_cache(user) -> None:
     if hasattr(user, "_houqin_access"):
         del user._houqin_access
+
+
+_VIEWABLE_BY = "_houqin_viewable_by"
+
+
+def mark_viewable(obj, user) -> None:
+    """Note on a row read through ``restrict(user, "view")`` that this user may view it (this request's copy)."""
+    setattr(obj, _VIEWABLE_BY, user.pk)
+
+
+def known_viewable(obj, user) -> bool:
+    """Whether the row was read through ``restrict(user, "view")`` in this request (no need to ask again)."""
+    return user is not None and getattr(user, "pk", None) is not None and getattr(obj, _VIEWABLE_BY, None) == user.pk
 
 
 def owning_org_ids(obj) -> set[int]:
@@ -125,6 +142,14 @@ def _can_act_on_user(user, action: str, target, allowed: frozenset[int]) -> bool
 
 class RoleBackend(ModelBackend):
     """Password authentication from ModelBackend; permissions from roles held in organisations."""
+
+    def get_user(self, user_id):
+        """The signed-in user of a request, read once per data version by each process (every change to a user
+        is a write that changes the version). Each request gets its own copy."""
+        from houqin.core.pagecache import kept_value
+
+        user = kept_value(("user", str(user_id)), lambda: super(RoleBackend, self).get_user(user_id))
+        return copy.copy(user) if user is not None else None
 
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous:

@@ -14,6 +14,11 @@ class ActionContext:
     user: object | None = None
     request_id: str = ""
     org_id: int | None = None
+    # Web requests only (houqin.core.pagecache.request_version): the data version as this request first read it,
+    # and how many writes the connection had made when the request began.
+    writes_at_start: int | None = None
+    data_version: str | None = None
+    version_read: bool = False
 
 
 _current: contextvars.ContextVar[ActionContext | None] = contextvars.ContextVar("houqin_action", default=None)

@@ -8,9 +8,11 @@ def navigation(request):
     from houqin.core.auth import access_for
     from houqin.core.middleware import current_org
     from houqin.core.models import Organization
+    from houqin.core.pagecache import kept_value
 
     def org_choices():
         ids = access_for(user).member_org_ids
-        return list(Organization.objects.filter(pk__in=sorted(ids)).order_by("kind", "name").only("pk", "name"))
+        return list(kept_value(("org_choices", user.pk), lambda: list(
+            Organization.objects.filter(pk__in=sorted(ids)).order_by("kind", "name").only("pk", "name"))))
 
     return {"nav_menu": lambda: menu_for(user), "current_org": current_org(request), "org_choices": org_choices}

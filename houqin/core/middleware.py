@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.messages.storage import default_storage
 from django.dispatch import receiver
@@ -16,7 +17,7 @@ from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 from django_htmx.http import HttpResponseClientRedirect
 
-from houqin.core import context
+from houqin.core import context, pagecache
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -29,7 +30,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         request.id = context.new_request_id()
-        ctx = context.ActionContext(request_id=request.id)
+        ctx = context.ActionContext(request_id=request.id, writes_at_start=pagecache.writes_seen())
         token = context.set_current(ctx)
         request._houqin_ctx = ctx
         try:
@@ -91,9 +92,10 @@ class SessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
         session = getattr(request, "session", None)
-        if user is not None and session is not None and user.is_authenticated:
+        # Signed in as far as the session says (the user is loaded only if the page needs it; a session whose
+        # user is no longer valid is ended when the user is loaded).
+        if session is not None and session.get(SESSION_KEY) is not None:
             now = int(time.time())
             started = session.get(SESSION_LOGIN_AT)
             last = session.get(SESSION_SEEN_AT)
@@ -140,12 +142,18 @@ class SessionTimeoutMiddleware:
 
 
 def _current_org(request):
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    org = pagecache.kept_value(("org", user.pk, request.session.get("houqin_org_id")), lambda: _find_org(request))
+    return copy.copy(org) if org is not None else None  # the kept instance is shared: each request its own
+
+
+def _find_org(request):
     from houqin.core.auth import access_for
     from houqin.core.models import Organization
 
     user = request.user
-    if not user.is_authenticated:
-        return None
     access = access_for(user)
     candidates = access.member_org_ids
     wanted = request.session.get("houqin_org_id") or user.default_org_id

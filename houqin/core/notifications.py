@@ -90,7 +90,9 @@ def notify(recipients: Iterable, *, org, title: str, body: str = "", url: str = 
 def unread_count(user) -> int:
     if user is None or not getattr(user, "is_authenticated", False):
         return 0
-    return Notification.objects.restrict(user).unread().count()
+    from houqin.core.pagecache import kept_value
+
+    return kept_value(("unread", user.pk), lambda: Notification.objects.restrict(user).unread().count())
 
 
 def mark_read(user, ids=ALL) -> int:

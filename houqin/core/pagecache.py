@@ -40,11 +40,14 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.core.cache import caches
 from django.db import DatabaseError, connections
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils.functional import lazy
+
+from houqin.core import context
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +159,48 @@ def data_version(using: str = "default") -> str | None:
     return f"{row[0]}:{row[1]}" if row else None
 
 
+# --- Values kept while the data holds ----------------------------------------------------------------------
+# Per process: what a page's frame needs on every request (the user's access map, the school being worked in,
+# the schools to switch to, the unread count), derived from rows whose every change raises the version.
+_VALUES: dict[tuple, tuple[str, object]] = {}
+_VALUES_MAX = 20_000
+
+
+def request_version() -> str | None:
+    """The data version as this web request first read it (one read per request), or None: outside a web
+    request, with keeping off, or once this request has written (what it reads after may be uncommitted)."""
+    ctx = context.current()
+    if ctx.writes_at_start is None or seconds() <= 0 or writes_seen() != ctx.writes_at_start:
+        return None
+    if not ctx.version_read:
+        ctx.data_version, ctx.version_read = data_version(), True
+    return ctx.data_version
+
+
+def kept_value(key: tuple, build):
+    """``build()``, or the value it gave in this process for ``key`` at the current data version.
+
+    Only for values that depend on database rows alone (not on the clock or the request); a kept value is shared
+    by the requests of this process, so it must not be changed by whoever gets it."""
+    version = request_version()
+    if version is None:
+        return build()
+    entry = _VALUES.get(key)
+    if entry is not None and entry[0] == version:
+        return entry[1]
+    value = build()
+    if request_version() == version:  # nothing written meanwhile by this request
+        if len(_VALUES) >= _VALUES_MAX:
+            _VALUES.clear()
+        _VALUES[key] = (version, value)
+    return value
+
+
 # --- Keeping pages ---------------------------------------------------------------------------------------------
 def clear() -> None:
+    """Forget every kept page, and this process's kept values."""
     caches[CACHE_ALIAS].clear()
+    _VALUES.clear()
 
 
 def _has_messages(request) -> bool:
@@ -173,19 +215,26 @@ def _minute() -> int:
 
 
 def page_key(request) -> str | None:
-    user = getattr(request, "user", None)
-    if request.method != "GET" or user is None or not user.is_authenticated:
+    """The key of this request's page, or None when it may not be kept.
+
+    The user comes from the session (the signed-in user's id and password hash), so serving a kept page loads no
+    user: the page was built for a request of this user with this hash, and any change to the user since (signed
+    out elsewhere, deactivated, password changed, roles changed) is a write that changed the version."""
+    session = getattr(request, "session", None)
+    if request.method != "GET" or session is None:
         return None
-    version = data_version()
+    user_id = session.get(SESSION_KEY)
+    if user_id is None:
+        return None
+    version = request_version()
     if version is None:
         return None
-    session = getattr(request, "session", None)
-    chosen = session.get("houqin_org_id") if session is not None else None
     headers = request.headers
     parts = (
-        settings.HOUQIN_PAGE_CACHE_RELEASE, version, _minute(), user.pk, chosen,
-        getattr(request, "LANGUAGE_CODE", ""), request.get_full_path(), headers.get("HX-Request", ""),
-        headers.get("HX-Boosted", ""), headers.get("HX-History-Restore-Request", ""), headers.get("HX-Target", ""),
+        settings.HOUQIN_PAGE_CACHE_RELEASE, version, _minute(), str(user_id), session.get(HASH_SESSION_KEY, ""),
+        session.get("houqin_org_id"), getattr(request, "LANGUAGE_CODE", ""), request.get_full_path(),
+        headers.get("HX-Request", ""), headers.get("HX-Boosted", ""), headers.get("HX-History-Restore-Request", ""),
+        headers.get("HX-Target", ""),
     )
     return "page:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
 

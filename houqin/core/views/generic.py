@@ -17,7 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views import View
 
 from houqin.core import pagecache
-from houqin.core.auth import access_for, user_can
+from houqin.core.auth import access_for, mark_viewable, user_can
 from houqin.core.db import joins_in_written_order
 from houqin.core.exporting import xlsx_response
 from houqin.core.middleware import current_org
@@ -66,6 +66,7 @@ class UIView(LoginRequiredMixin, View):
         """The object, if the user may see it (else 404, leaking nothing); 403 if seen but not ``action``."""
         with joins_in_written_order():  # one row by key, then one lookup per joined table
             obj = get_object_or_404(self.ui.base_queryset(self.request.user, "view"), pk=self.kwargs["pk"])
+        mark_viewable(obj, self.request.user)
         if action != "view" and not user_can(self.request.user, action, obj):
             raise PermissionDenied("您没有此操作的权限。")
         return obj
