@@ -142,7 +142,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # Shared by every worker process of the server (a file per page, written atomically).
     "pages": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "BACKEND": "houqin.core.pagecache.PageFileCache",
         "LOCATION": str(DATA_DIR / "cache" / "pages"),
         "TIMEOUT": HOUQIN_PAGE_CACHE_SECONDS or 1,
         "OPTIONS": {"MAX_ENTRIES": HOUQIN_PAGE_CACHE_MAX_ENTRIES, "CULL_FREQUENCY": 4},

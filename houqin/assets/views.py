@@ -93,6 +93,8 @@ class AssetUI(ModelUI):
     url_prefix = "assets"
     select_related = ("org", "category", "department", "room__campus", "room__building", "room__responsible",
                       "custodian")
+    kept_relations = {"org": (), "category": (), "department": (), "room": ("campus", "building", "responsible"),
+                      "custodian": ()}
     menu = ("assets", "资产卡片", "ti ti-device-desktop")
     can_delete = False  # a registered card is written off by disposal, never deleted: its history must stay
     detail_fields = ("number", "category", "name", "brand", "model", "serial_no", "quantity", "unit", "unit_price",

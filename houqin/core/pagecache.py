@@ -14,7 +14,8 @@ What decides whether a kept page may be served again:
   the commit, in its own statement, so concurrent writers never queue on the version row (nor deadlock on
   it). Sessions and the version row itself do not count.
 * **A hard reload** (``Cache-Control: no-cache``, Ctrl+F5) builds the page afresh (and keeps the new one).
-* **The key**: the user, the organisation chosen in the session, the full path with its query, the HTMX
+* **The key**: the user as the session names it (id and password hash: serving a kept page loads no user), the
+  organisation chosen in the session, the full path with its query, the HTMX
   headers that choose a fragment, the data version with its database's random ``epoch`` (a new or restored
   database never meets another's pages) and the current minute (pages print the time to the minute, and
   "overdue" and "today" move with the clock). A kept page lives ``HOUQIN_PAGE_CACHE_SECONDS`` at most.
@@ -22,6 +23,9 @@ What decides whether a kept page may be served again:
   never a page with a message waiting to be shown, never an answer that sets cookies or says
   ``response.page_cache = False``. Permission checks need no repeating: a page is
   kept per user, and any change to roles, memberships or the record itself is a write that changes the version.
+
+The same version keeps, per process, what every request needs before its page: the signed-in user, the access
+map, the school worked in, the unread count (``kept_value``).
 
 The CSRF token is the one per-session value in a page: pages are built with a placeholder in its place, and each
 answer, kept or fresh, gets the requesting session's token.
@@ -32,6 +36,7 @@ Edits made to the database outside the application (psql, a restored backup) are
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import secrets
@@ -42,6 +47,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.core.cache import caches
+from django.core.cache.backends.filebased import FileBasedCache
 from django.db import DatabaseError, connections
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
@@ -194,6 +200,31 @@ def kept_value(key: tuple, build):
             _VALUES.clear()
         _VALUES[key] = (version, value)
     return value
+
+
+def kept_row(model, pk, related: tuple[str, ...] = ()):
+    """Row ``pk`` of ``model`` (with ``related`` selected), read once per data version by this process: for the
+    small tables many records point at (schools, rooms, categories, people). Each call gets its own copy."""
+    row = kept_value(("row", model._meta.label_lower, pk, related),
+                     lambda: model._base_manager.select_related(*related).filter(pk=pk).order_by().first())
+    return copy.copy(row) if row is not None else None
+
+
+class PageFileCache(FileBasedCache):
+    """Django's file cache (``CACHES["pages"]``), counting its files at every 50th write of a process instead of at
+    every write: listing 5,000 kept pages takes about 10 ms, more than serving one. The limit may be passed by a
+    few dozen files per server process until the next count culls."""
+
+    COUNT_EVERY = 50
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._writes = 0
+
+    def _cull(self):
+        self._writes += 1
+        if self._writes % self.COUNT_EVERY == 1:
+            super()._cull()
 
 
 # --- Keeping pages ---------------------------------------------------------------------------------------------

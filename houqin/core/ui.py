@@ -28,6 +28,10 @@ class ModelUI:
     form_class = None
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
+    # A record's page (and its QR page): these foreign keys come from the rows each process keeps per data version
+    # (pagecache.kept_row: the school, rooms, categories, people a school's records share) instead of being joined
+    # into the record's query, whose building costs more than the rows. Field name -> its own select_related.
+    kept_relations: dict[str, tuple[str, ...]] = {}
     # (menu group key, label, icon); None: no menu entry
     menu: tuple[str, str, str] | None = None
     # Fields shown on the detail page; default: the form's fields.
@@ -76,6 +80,39 @@ class ModelUI:
         if cls.prefetch_related:
             qs = qs.prefetch_related(*cls.prefetch_related)
         return qs
+
+    @classmethod
+    def record_queryset(cls, queryset):
+        """``queryset`` (rows of the model) prepared for reading one record: ``select_related`` but for the
+        ``kept_relations``, which ``with_kept_relations`` fills in after the read. (A UI with ``kept_relations``
+        keeps the default ``base_queryset``.)"""
+        joined = cls.select_related
+        if cls._keeping_rows():
+            joined = tuple(path for path in joined if path.split("__", 1)[0] not in cls.kept_relations)
+        queryset = queryset.select_related(*joined) if joined else queryset
+        return queryset.prefetch_related(*cls.prefetch_related) if cls.prefetch_related else queryset
+
+    @classmethod
+    def _keeping_rows(cls) -> bool:
+        """Kept rows are used while kept values are (a web request, the page cache on); else everything is joined."""
+        from houqin.core.pagecache import request_version
+
+        return bool(cls.kept_relations) and request_version() is not None
+
+    @classmethod
+    def with_kept_relations(cls, obj):
+        from houqin.core.pagecache import kept_row
+
+        if not cls._keeping_rows():
+            return obj
+        for name, related in cls.kept_relations.items():
+            field = obj._meta.get_field(name)
+            pk = getattr(obj, field.attname)
+            if pk is not None:
+                row = kept_row(field.related_model, pk, related)
+                if row is not None:
+                    field.set_cached_value(obj, row)
+        return obj
 
     @classmethod
     def urls(cls) -> list:

@@ -236,3 +236,12 @@ def test_the_watcher_counts_statements_that_write():
     assert not pagecache._writes('UPDATE "django_session" SET "session_data" = %s')
     assert not pagecache._writes('INSERT INTO "django_session" ("session_key") VALUES (%s)')
     assert not pagecache._writes("UPDATE core_dataversion SET version = version + 1 WHERE id = 1")
+
+
+def test_the_page_files_stay_bounded(tmp_path):
+    """The file cache counts its files every ``COUNT_EVERY`` writes: it never holds many more than its limit."""
+    every = pagecache.PageFileCache.COUNT_EVERY
+    cache = pagecache.PageFileCache(str(tmp_path), {"OPTIONS": {"MAX_ENTRIES": 4 * every, "CULL_FREQUENCY": 4}})
+    for i in range(12 * every):
+        cache.set(f"page:{i}", (b"<html></html>", []), 60)
+    assert 0 < len(list(tmp_path.glob("*.djcache"))) <= 5 * every

@@ -65,7 +65,11 @@ class UIView(LoginRequiredMixin, View):
     def get_object(self, action: str = "view"):
         """The object, if the user may see it (else 404, leaking nothing); 403 if seen but not ``action``."""
         with joins_in_written_order():  # one row by key, then one lookup per joined table
-            obj = get_object_or_404(self.ui.base_queryset(self.request.user, "view"), pk=self.kwargs["pk"])
+            ui, user = self.ui, self.request.user
+            rows = ui.record_queryset(ui.model.objects.restrict(user, "view")) if ui.kept_relations else \
+                ui.base_queryset(user, "view")
+            obj = get_object_or_404(rows, pk=self.kwargs["pk"])
+        self.ui.with_kept_relations(obj)
         mark_viewable(obj, self.request.user)
         if action != "view" and not user_can(self.request.user, action, obj):
             raise PermissionDenied("您没有此操作的权限。")

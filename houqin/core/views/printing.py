@@ -49,6 +49,9 @@ def scan(request, kind: str, token: str):
         if scan_kind.view is not None:
             obj = qr.resolve(kind, token, _unrestricted(scan_kind))
             if obj is not None:
+                ui = ui_for(scan_kind.model)
+                if ui is not None:
+                    ui.with_kept_relations(obj)
                 response = scan_kind.view(request, obj)
                 if response is not None:
                     return response
@@ -70,12 +73,10 @@ def scan(request, kind: str, token: str):
 
 
 def _unrestricted(scan_kind):
-    """Every row of the kind's model, with the related rows its ModelUI selects (one query for a page)."""
+    """Every row of the kind's model, with the related rows its ModelUI selects for a record (one query)."""
     queryset = scan_kind.model._default_manager.all()
     ui = ui_for(scan_kind.model)
-    if ui is not None and ui.select_related:
-        queryset = queryset.select_related(*ui.select_related)
-    return queryset
+    return ui.record_queryset(queryset) if ui is not None else queryset
 
 
 def scan_url(request, obj) -> str | None:

@@ -1,0 +1,69 @@
+"""The card page and the phone page behind its QR code take the card's school, category, department, room and
+custodian from the rows kept per data version (``AssetUI.kept_relations``) instead of joining them into the card's
+query: the pages are the same as with everything joined, and a change to one of those rows shows at once.
+
+The test of a change commits (``transaction=True``): PostgreSQL raises the data version after a commit."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from houqin.assets.tests.factories import make_asset
+from houqin.core import pagecache, qr
+from houqin.core.models import Room
+from houqin.core.testing.pages import keep_pages, without_tokens
+
+FRESH = {"Cache-Control": "no-cache"}
+
+
+def _card(world):
+    room = world.a.rooms[0]
+    return make_asset(world.a.org, name="投影仪", brand="爱普生", room=room, department=world.a.department,
+                      custodian=world.a.staff)
+
+
+def _pages(client, card) -> list[str]:
+    urls = [reverse("assets:asset_detail", args=[card.pk]), reverse("scan", args=["a", qr.token_for(card)])]
+    pages = []
+    for url in urls:
+        response = client.get(url, headers=FRESH)
+        assert response.status_code == 200, url
+        pages.append(without_tokens(response))
+    return pages
+
+
+@pytest.mark.django_db
+def test_the_pages_are_the_same_as_with_everything_joined(world, settings, monkeypatch):
+    card = _card(world)
+    client = Client()
+    client.force_login(world.admin_a)
+    joined = _pages(client, card)  # keeping off (the tests' default): one query joins every related row
+    keep_pages(settings, monkeypatch)
+    _pages(client, card)  # reads the kept rows
+    kept = _pages(client, card)  # served from them
+    assert kept == joined
+    assert world.a.rooms[0].name in kept[0] and world.a.rooms[0].name in kept[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_renamed_room_shows_at_once(world, settings, monkeypatch):
+    keep_pages(settings, monkeypatch)
+    card = _card(world)
+    client = Client()
+    client.force_login(world.admin_a)
+    _pages(client, card)
+    Room.objects.filter(pk=world.a.rooms[0].pk).update(name="改名后的多媒体教室")
+    detail, scan = _pages(client, card)
+    assert "改名后的多媒体教室" in detail and "改名后的多媒体教室" in scan
+
+
+@pytest.mark.django_db
+def test_a_card_of_another_school_is_still_not_found(world, settings, monkeypatch):
+    keep_pages(settings, monkeypatch)
+    card = _card(world)
+    client = Client()
+    client.force_login(world.admin_b)
+    assert client.get(reverse("assets:asset_detail", args=[card.pk]), headers=FRESH).status_code == 404
+    assert pagecache.HEADER not in client.get(reverse("assets:asset_detail", args=[card.pk]))
