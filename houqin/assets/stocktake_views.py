@@ -694,7 +694,7 @@ def _active_lines(asset_pk: int, user):
     return lines.filter(mine)
 
 
-def _counting_schools() -> frozenset[int]:
+def counting_schools() -> frozenset[int]:
     """The schools with a plan being counted (a card is counted in its own school's plans), read once per data
     version: most of the time nobody is counting, and the card pages then ask nothing more."""
     return kept_value(("assets.counting_schools",), lambda: frozenset(
@@ -704,7 +704,7 @@ def _counting_schools() -> frozenset[int]:
 def _card_action_available(asset, user) -> bool:
     if not getattr(user, "is_authenticated", False) or asset.status == AssetStatus.DISPOSED:
         return False
-    if asset.org_id not in _counting_schools():
+    if asset.org_id not in counting_schools():
         return False
     return _active_lines(asset.pk, user).filter(counted_at__isnull=True).exists()
 

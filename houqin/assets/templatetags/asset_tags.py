@@ -20,6 +20,17 @@ def asset_history(asset):
     return list(asset.events.order_by("-time", "-pk")[:HISTORY_LIMIT])
 
 
+@register.simple_tag
+def asset_stocktake(asset):
+    """The card's latest counts, and the plans being counted that still wait for it (asked only when its school
+    is counting)."""
+    from houqin.assets.stocktake_views import counting_schools
+
+    lines = asset.stocktake_lines
+    return {"counts": lines.recent_counts(),
+            "awaiting": lines.awaiting() if asset.org_id in counting_schools() else []}
+
+
 @register.simple_tag(takes_context=True)
 def asset_actions(context, asset, where="card"):
     """The registered actions (houqin.assets.actions) the signed-in user may start on ``asset``."""

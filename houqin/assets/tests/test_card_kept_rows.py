@@ -67,3 +67,24 @@ def test_a_card_of_another_school_is_still_not_found(world, settings, monkeypatc
     client.force_login(world.admin_b)
     assert client.get(reverse("assets:asset_detail", args=[card.pk]), headers=FRESH).status_code == 404
     assert pagecache.HEADER not in client.get(reverse("assets:asset_detail", args=[card.pk]))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plan_that_starts_counting_shows_on_the_card_at_once(world, settings, monkeypatch):
+    """The schools counting are kept per data version: starting a plan is a write, so the card's 盘点 button and
+    its "尚未盘到" line appear at the next request."""
+    from houqin.assets.tests.factories_stocktake import started_stocktake
+    from houqin.core.testing.factories import make_user
+
+    keep_pages(settings, monkeypatch)
+    card = _card(world)
+    keeper = make_user("keeper_kept", full_name="甲校资产管理员", org=world.a.org, roles=("asset_keeper",))
+    client = Client()
+    client.force_login(keeper)
+    url = reverse("assets:asset_detail", args=[card.pk])
+    before = client.get(url).content.decode()
+    assert "尚未盘到" not in before and reverse("assets:stocktake_card", args=[card.pk]) not in before
+    stocktake = started_stocktake(world.a.org, keeper, rooms=world.a.rooms)
+    after = client.get(url).content.decode()
+    assert "尚未盘到" in after and stocktake.number in after
+    assert reverse("assets:stocktake_card", args=[card.pk]) in after
