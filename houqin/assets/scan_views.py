@@ -87,10 +87,34 @@ def visitor_access(asset, user) -> str | None:
     return None
 
 
-def _photo_id(asset) -> int | None:
-    """The first photo with a thumbnail on the card (one query)."""
+# A school with more photographed cards than this is asked card by card.
+PHOTOGRAPHED_KEPT_MAX = 5000
+
+
+def _photographed(org_id: int) -> frozenset[int] | None:
+    """The school's cards that have a photo with a thumbnail, kept per data version (None: too many to keep)."""
+    from django.contrib.contenttypes.models import ContentType
+
     from houqin.core.models import Attachment
 
+    def read():
+        ids = set(Attachment.objects.filter(content_type=ContentType.objects.get_for_model(Asset), org_id=org_id)
+                  .exclude(thumb_name="").order_by().values_list("object_id", flat=True).distinct()
+                  [:PHOTOGRAPHED_KEPT_MAX + 1])
+        return frozenset(ids) if len(ids) <= PHOTOGRAPHED_KEPT_MAX else None
+
+    return pagecache.kept_value(("assets.photographed", org_id), read)
+
+
+def _photo_id(asset) -> int | None:
+    """The first photo with a thumbnail on the card: one query, none when the school's photographed cards are
+    kept and this card is not among them."""
+    from houqin.core.models import Attachment
+
+    if pagecache.request_version() is not None:
+        photographed = _photographed(asset.org_id)
+        if photographed is not None and asset.pk not in photographed:
+            return None
     return (Attachment.objects.for_object(asset).exclude(thumb_name="").order_by("created_at", "id")
             .values_list("pk", flat=True).first())
 

@@ -88,3 +88,32 @@ def test_a_plan_that_starts_counting_shows_on_the_card_at_once(world, settings, 
     after = client.get(url).content.decode()
     assert "尚未盘到" in after and stocktake.number in after
     assert reverse("assets:stocktake_card", args=[card.pk]) in after
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_qr_page_shows_a_new_photo_at_once(world, settings, monkeypatch, tmp_path):
+    """Which cards of a school have a photo is kept per data version: the QR page of a card without one asks
+    nothing more, and a photo added (a write) shows at the next request."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from houqin.core.attachments import attach
+
+    settings.HOUQIN_ATTACHMENTS_DIR = str(tmp_path)
+    keep_pages(settings, monkeypatch)
+    card, other = _card(world), _card(world)
+    client = Client()
+    client.force_login(world.head_a)
+    scan = reverse("scan", args=["a", qr.token_for(card)])
+    assert 'data-testid="scan-photo"' not in client.get(scan).content.decode()
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 40), (20, 120, 200)).save(buffer, format="PNG")
+    photo = attach(card, [SimpleUploadedFile("投影仪.png", buffer.getvalue(), content_type="image/png")],
+                   user=world.head_a)[0]
+    thumb = reverse("attachments:thumb", args=[photo.pk])
+    page = client.get(scan).content.decode()
+    assert 'data-testid="scan-photo"' in page and thumb in page
+    other_page = client.get(reverse("scan", args=["a", qr.token_for(other)])).content.decode()
+    assert 'data-testid="scan-photo"' not in other_page
