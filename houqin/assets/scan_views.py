@@ -111,7 +111,7 @@ def _photo_id(asset) -> int | None:
     kept and this card is not among them."""
     from houqin.core.models import Attachment
 
-    if pagecache.request_version() is not None:
+    if pagecache.keeping():
         photographed = _photographed(asset.org_id)
         if photographed is not None and asset.pk not in photographed:
             return None

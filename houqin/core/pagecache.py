@@ -183,6 +183,12 @@ def request_version() -> str | None:
     return ctx.data_version
 
 
+def keeping() -> bool:
+    """Whether this request may use kept values (see ``request_version``); callers that would otherwise ask more
+    than they save check it first."""
+    return request_version() is not None
+
+
 def kept_value(key: tuple, build):
     """``build()``, or the value it gave in this process for ``key`` at the current data version.
 

@@ -95,9 +95,9 @@ class ModelUI:
     @classmethod
     def _keeping_rows(cls) -> bool:
         """Kept rows are used while kept values are (a web request, the page cache on); else everything is joined."""
-        from houqin.core.pagecache import request_version
+        from houqin.core.pagecache import keeping
 
-        return bool(cls.kept_relations) and request_version() is not None
+        return bool(cls.kept_relations) and keeping()
 
     @classmethod
     def with_kept_relations(cls, obj):

@@ -126,12 +126,14 @@ def test_pages_are_kept_per_user(world):
 
 
 @committed
-def test_a_user_who_loses_the_role_no_longer_gets_the_kept_page(world):
+@pytest.mark.parametrize("headers", [{}, {"Cache-Control": "no-cache"}], ids=["kept page", "fresh build"])
+def test_a_user_who_loses_the_role_no_longer_gets_the_kept_page(world, headers):
+    """Neither the kept page nor a fresh build from the kept access map (houqin.core.tests.test_kept_values)."""
     detail = reverse("core:room_detail", args=[world.a.rooms[0].pk])
     client = _client(world.admin_a)
-    _get(client, detail)
+    _get(client, detail, **headers)
     Membership.objects.filter(user=world.admin_a).delete()
-    assert client.get(detail).status_code in (403, 404)
+    assert client.get(detail, headers=headers).status_code in (403, 404)
 
 
 def test_a_kept_page_carries_the_token_of_the_session_that_asks(world):

@@ -47,9 +47,9 @@ def scan(request, kind: str, token: str):
     user = request.user
     if scan_kind is not None:
         if scan_kind.view is not None:
-            obj = qr.resolve(kind, token, _unrestricted(scan_kind))
+            ui = ui_for(scan_kind.model)
+            obj = qr.resolve(kind, token, _unrestricted(scan_kind, ui))
             if obj is not None:
-                ui = ui_for(scan_kind.model)
                 if ui is not None:
                     ui.with_kept_relations(obj)
                 response = scan_kind.view(request, obj)
@@ -72,10 +72,9 @@ def scan(request, kind: str, token: str):
     raise Http404("记录不存在或您无权查看。")
 
 
-def _unrestricted(scan_kind):
-    """Every row of the kind's model, with the related rows its ModelUI selects for a record (one query)."""
+def _unrestricted(scan_kind, ui):
+    """Every row of the kind's model, with the related rows its ModelUI ``ui`` selects for a record (one query)."""
     queryset = scan_kind.model._default_manager.all()
-    ui = ui_for(scan_kind.model)
     return ui.record_queryset(queryset) if ui is not None else queryset
 
 
