@@ -15,7 +15,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOUQIN := $(BIN)/houqin
 PYTEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS)
+# loadscope: each test module runs in one worker, so its module-scoped fixtures (the query budgets' measurements,
+# a browser per module) are built once, not once per worker.
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope
 SERVE_ARGS ?=
 
 PY_STAMP := $(VENV)/.installed

@@ -9,8 +9,9 @@ apply to the bureau itself only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from fnmatch import translate
 
 VIEW_ALL = "*.view_*"
 LOCATIONS = ("campus", "building", "floor", "room")
@@ -171,42 +172,76 @@ ROLES: tuple[RoleDefinition, ...] = (
 ROLES_BY_CODE = {r.code: r for r in ROLES}
 
 
+def _matcher(patterns) -> re.Pattern:
+    return re.compile("|".join(translate(p) for p in patterns) or "(?!)")
+
+
 def expand(definition: RoleDefinition, available: list[str]) -> set[str]:
     """The permission names of ``available`` that the role's patterns grant."""
-    granted = {p for p in available if any(fnmatchcase(p, pat) for pat in definition.patterns)}
-    removed = {p for p in granted if any(fnmatchcase(p, pat) for pat in (*definition.exclude, *NEVER))}
-    return granted - removed
+    grants, removes = _matcher(definition.patterns), _matcher((*definition.exclude, *NEVER))
+    return {p for p in available if grants.match(p) and not removes.match(p)}
 
 
 def sync_roles(using: str = "default", verbosity: int = 0) -> None:
-    """Create or update the Role rows and their permissions from ROLES (idempotent)."""
+    """Create or update the Role rows and their permissions from ROLES (idempotent).
+
+    A handful of queries whatever the number of roles: it runs after every migrate and after every flush (each
+    committed test), so it reads what is there and writes only the difference."""
     from django.contrib.auth.models import Permission
+    from django.db import transaction
 
     from houqin.core.models import Role
 
-    perms = list(Permission.objects.using(using).select_related("content_type"))
-    by_name = {f"{p.content_type.app_label}.{p.codename}": p for p in perms}
-    for order, definition in enumerate(ROLES):
-        role, _ = Role.objects.using(using).update_or_create(
-            code=definition.code,
-            defaults={
-                "name": definition.name,
-                "scope": definition.scope,
-                "description": definition.description,
-                "sort_order": order,
-            },
-        )
-        role.permissions.set([by_name[n] for n in sorted(expand(definition, list(by_name)))])
+    through = Role.permissions.through
+    perms = Permission.objects.using(using).values_list("pk", "content_type__app_label", "codename")
+    by_name = {f"{app}.{codename}": pk for pk, app, codename in perms}
+    with transaction.atomic(using=using):
+        roles = {r.code: r for r in Role.objects.using(using).select_for_update()}
+        missing, changed = [], []
+        for order, definition in enumerate(ROLES):
+            wanted = {"name": definition.name, "scope": definition.scope, "description": definition.description,
+                      "sort_order": order}
+            role = roles.get(definition.code)
+            if role is None:
+                missing.append(Role(code=definition.code, **wanted))
+            elif any(getattr(role, k) != v for k, v in wanted.items()):
+                for k, v in wanted.items():
+                    setattr(role, k, v)
+                changed.append(role)
+        for role in changed:
+            role.save(using=using)
+        if missing:
+            Role.objects.using(using).bulk_create(missing)
+            roles = {r.code: r for r in Role.objects.using(using).filter(code__in=[r.code for r in ROLES])}
+        wanted_pairs = {(roles[d.code].pk, by_name[n]) for d in ROLES for n in expand(d, list(by_name))}
+        role_ids = [roles[d.code].pk for d in ROLES]
+        have = set(through.objects.using(using).filter(role_id__in=role_ids).values_list("role_id", "permission_id"))
+        extra = have - wanted_pairs
+        if extra:
+            by_role: dict[int, list[int]] = {}
+            for role_id, perm_id in extra:
+                by_role.setdefault(role_id, []).append(perm_id)
+            for role_id, perm_ids in by_role.items():
+                through.objects.using(using).filter(role_id=role_id, permission_id__in=perm_ids).delete()
+        through.objects.using(using).bulk_create(
+            [through(role_id=r, permission_id=p) for r, p in sorted(wanted_pairs - have)])
     if verbosity >= 2:
         print(f"Synced {len(ROLES)} roles")
 
 
 def _post_migrate(sender, app_config=None, using="default", verbosity=0, **kwargs):
+    # post_migrate is sent once per app with models (after a migrate and after every flush). The roles need every
+    # app's permissions, which exist once the signal is sent for the last of those apps: sync then, once.
+    from django.apps import apps
+
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if app_config is not None and with_models and app_config.label != with_models[-1].label:
+        return
     sync_roles(using=using, verbosity=verbosity)
 
 
 def connect_post_migrate(app_config) -> None:
     from django.db.models.signals import post_migrate
 
-    # Connected without a sender so it runs after every app's permissions have been created.
+    # Connected without a sender: it acts when the signal is sent for the last app (see _post_migrate).
     post_migrate.connect(_post_migrate, dispatch_uid="houqin.core.sync_roles")
