@@ -416,6 +416,16 @@ def content_type_id_of(parent) -> int:
     return ContentType.objects.get_for_model(parent, for_concrete_model=True).pk
 
 
+def panel_url(parent) -> str | None:
+    """The URL of the row's photo and attachment panel, or None when the row cannot carry attachments. Record pages
+    load the panel into their 照片与附件 tab when it is opened (the panel checks who may view and change)."""
+    from django.urls import reverse
+
+    if not supports(parent):
+        return None
+    return reverse("attachments:panel", args=[content_type_id_of(parent), parent.pk])
+
+
 def _log_on_parent(parent, before, after) -> None:
     """An entry in the parent's change log, so that its 变更记录 shows attachments added and removed."""
     if not isinstance(parent, ChangeLoggedModel):

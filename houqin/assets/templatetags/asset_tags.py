@@ -21,13 +21,21 @@ def asset_history(asset):
 
 
 @register.simple_tag
-def asset_stocktake(asset):
-    """The card's latest counts, and the plans being counted that still wait for it (asked only when its school
-    is counting)."""
+def asset_card_facts(asset):
+    """Which panels of the card's page have anything to show (houqin.assets.panels.card_facts): one query."""
+    from houqin.assets.panels import card_facts
+
+    return card_facts(asset.pk)
+
+
+@register.simple_tag
+def asset_stocktake(asset, counted=True):
+    """The card's latest counts (asked only when ``counted``: it has been counted at all), and the plans being
+    counted that still wait for it (asked only when its school is counting)."""
     from houqin.assets.stocktake_views import counting_schools
 
     lines = asset.stocktake_lines
-    return {"counts": lines.recent_counts(),
+    return {"counts": lines.recent_counts() if counted else [],
             "awaiting": lines.awaiting() if asset.org_id in counting_schools() else []}
 
 

@@ -1,6 +1,7 @@
 """The card page's buttons in a real browser, at desktop and phone sizes: the everyday commands as buttons, the rest
 under 更多 (a working dropdown, no script error); a lent card reported lost from the menu closes its loan and the
-custody panel says 借出期间丢失. Run with ``pytest -m browser`` (see docs/browser-tests.md)."""
+custody panel says 借出期间丢失; the 照片与附件 tab loads its panel when opened. Run with ``pytest -m browser``
+(see docs/browser-tests.md)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,11 @@ def test_more_menu_and_a_lent_card_reported_lost(page, shot, live_server):
     page.wait_for_selector('[data-testid="card-custody"]')
     assert "借出期间丢失" in page.locator('[data-testid="card-custody"]').inner_text()
     shot("card-lost")
+    # The 照片与附件 tab loads its panel when it is opened: the keeper may add photos.
+    page.locator('[data-testid="tab-attachments"]').click()
+    page.locator('[data-testid="attachment-upload"]').wait_for(state="visible")
+    assert page.locator('[data-testid="attachments-empty"]').is_visible()
+    shot("card-attachments-tab", full_page=False)
     loan = AssetLoan.objects.get(pk=loan.pk)
     assert loan.return_condition == LoanCondition.LOST and Asset.objects.get(pk=asset.pk).status == AssetStatus.LOST
     assert errors == []

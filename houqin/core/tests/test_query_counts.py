@@ -36,7 +36,9 @@ from houqin.core.ui import REGISTRY
 BULK_ROWS = 110
 BUDGETS_FILE = Path(__file__).with_name("query_budgets.json")
 RECORD = os.environ.get("HOUQIN_RECORD_QUERY_BUDGETS") == "1"
-# Also tells pytest-django to create the test database before the module-scoped fixture below uses it.
+# Also tells pytest-django to create the test database before the module-scoped fixture below uses it. The fixture
+# measures every page twice (tens of seconds); the Makefile's ``--dist loadscope`` runs the whole module in one
+# xdist worker, so it is measured once, not once per worker.
 pytestmark = pytest.mark.django_db
 
 
@@ -141,6 +143,15 @@ def measured(django_db_setup, django_db_blocker):
                     for page, (url, data) in pages.items():
                         _measure(client, url, data)  # warm
                         baseline[label][page] = _measure(client, url, data)
+            # The detail page of a model the world has no row of before the bulk rows: measured on the first of them.
+            for label, (ui, factory, client, pages) in plans.items():
+                if ui is not None and "detail" not in pages:
+                    first = ui.base_queryset(world.persona(factory.list_persona)).order_by("pk").first()
+                    if first is not None:
+                        url = reverse(ui.url_name("detail"), args=[first.pk])
+                        pages["detail"] = (url, {})
+                        _measure(client, url, {})  # warm
+                        baseline[label]["detail"] = _measure(client, url, {})
             results = Measurements()
             for label, (ui, factory, client, pages) in plans.items():
                 results[label] = {}

@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views import View
 
 from houqin.core import pagecache
+from houqin.core.attachments import panel_url as attachments_panel_url
 from houqin.core.auth import access_for, mark_viewable, user_can
 from houqin.core.db import joins_in_written_order
 from houqin.core.exporting import xlsx_response
@@ -223,6 +224,7 @@ class ObjectDetailView(UIView):
             "edit_url": reverse(ui.url_name("edit"), args=[obj.pk]) if ui.can_edit and ui.form_class else None,
             "delete_url": reverse(ui.url_name("delete"), args=[obj.pk]) if ui.can_delete else None,
             "changelog_url": reverse(ui.url_name("changelog"), args=[obj.pk]),
+            "attachments_url": attachments_panel_url(obj) if ui.attachments else None,
         }
         return render(request, self.template_name, context)
 

@@ -1,0 +1,49 @@
+"""What the panels of a card's page have to show, asked in one query.
+
+Most cards have never been lent, transferred, damaged, put up for disposal or counted. Each panel of the card's
+page (custody, damages, disposals, stocktake counts) would otherwise run its own query, through the ORM, only to
+find nothing. ``card_facts`` asks all of them at once with ``EXISTS`` sub-selects on the card's foreign key
+(indexed in every table); a panel runs its own query only when its fact is true. The facts are wider than the
+panels' own filters (any row of the card, not only the ones a panel lists), so a panel may still come out empty,
+but never hides a row.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.db import connection
+
+# (fact, model label, extra condition on the model's columns)
+FACTS = (
+    ("loans", "assets.AssetLoan", ""),
+    ("transfers", "assets.AssetTransfer", ""),
+    ("damages", "assets.AssetDamage", ""),
+    ("disposals", "assets.AssetDisposalItem", ""),
+    ("counts", "assets.StocktakeLine", "counted_at IS NOT NULL"),
+)
+
+
+@cache
+def _sql() -> str:
+    from django.apps import apps
+
+    qn = connection.ops.quote_name
+    parts = []
+    for fact, label, extra in FACTS:
+        model = apps.get_model(label)
+        column = qn(model._meta.get_field("asset").column)
+        where = f"{column} = %s"
+        if extra:
+            name, _, rest = extra.partition(" ")
+            where += f" AND {qn(model._meta.get_field(name).column)} {rest}"
+        parts.append(f"EXISTS (SELECT 1 FROM {qn(model._meta.db_table)} WHERE {where}) AS {qn(fact)}")
+    return "SELECT " + ", ".join(parts)
+
+
+def card_facts(asset_id: int) -> dict[str, bool]:
+    """{fact: whether the card has any such row} for FACTS, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(), [asset_id] * len(FACTS))
+        row = cursor.fetchone()
+    return {fact: bool(value) for (fact, _, _), value in zip(FACTS, row, strict=True)}
