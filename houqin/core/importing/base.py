@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import decimal
 import functools
+import gc
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
@@ -267,6 +268,21 @@ class Importer:
 
     # --- The run ------------------------------------------------------------------------------------------------
     def run(self, data: ImportData, write: bool = False, progress=None) -> ImportResult:
+        """Parse, match and validate every row; with ``write`` (and no errors) also save them (see ``_run``).
+
+        An import makes hundreds of thousands of objects that live until it ends (its rows, cards, history). Python's
+        cycle collector would walk all of them again and again as they pile up: about a tenth of a 20,000-row import.
+        While it runs, young objects are collected every 50,000 allocations instead of every 700, and the full
+        collection waits; the thresholds are put back afterwards.
+        """
+        before = gc.get_threshold()
+        gc.set_threshold(max(before[0], 50_000), before[1], max(before[2], 100))
+        try:
+            return self._run(data, write, progress)
+        finally:
+            gc.set_threshold(*before)
+
+    def _run(self, data: ImportData, write: bool = False, progress=None) -> ImportResult:
         """Parse, match and validate every row; with ``write`` (and no errors) also save them.
 
         ``progress(done, total)`` is called as rows are checked (``1 … n`` of ``n``, or of ``2n`` with ``write``)

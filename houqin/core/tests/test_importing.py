@@ -488,6 +488,20 @@ def test_commit_is_a_plain_function_for_background_jobs(tmp_path, school, admin)
     assert entry.user == admin and entry.org_id == school.pk and entry.request_id
 
 
+def test_an_import_puts_the_garbage_collector_back_as_it_was(tmp_path, school, admin):
+    """The importer collects garbage less often while it runs (houqin.core.importing.base.Importer.run); the rest
+    of the process gets its thresholds back, after a good file and after a failing one."""
+    import gc
+
+    before = gc.get_threshold()
+    good = data_for(tmp_path, xlsx_bytes([HEADER, *GOOD_ROWS]))
+    assert commit(LocationImporter, good, admin, school).committed
+    assert gc.get_threshold() == before
+    bad = data_for(tmp_path, xlsx_bytes([HEADER, ["南园", "明德楼", "不是楼层", "101", "", "教室", 60, 40, ""]]))
+    assert not commit(LocationImporter, bad, admin, school).committed
+    assert gc.get_threshold() == before
+
+
 def test_validation_queries_do_not_grow_with_rows(tmp_path, school, admin, django_assert_max_num_queries):
     rows = [["南园", "明德楼", (i % 5) + 1, f"{i:04d}", f"房间{i}", "教室", 60, 40, ""] for i in range(300)]
     data = data_for(tmp_path, xlsx_bytes([HEADER, *rows]))
