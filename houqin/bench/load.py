@@ -63,6 +63,7 @@ class LoadResult:
     p99_ms: float
     statuses: dict
     kept: int = 0  # answers served from the page cache (houqin.core.pagecache)
+    waited: int = 0  # answers that waited for the same page another request was building, then served it kept
     built: int = 0  # pages built and kept
     built_p95_ms: float = 0.0  # server time of the pages built
 
@@ -125,4 +126,5 @@ def run_wrk(base: str, paths: list[str], *, cookie: str | list[str], access_log:
         requests=summary["requests"], seconds=summary["seconds"], errors=summary["errors"],
         non2xx=summary["non2xx"], p50_ms=percentile(times, 0.50) / 1000, p95_ms=percentile(times, 0.95) / 1000,
         p99_ms=percentile(times, 0.99) / 1000, statuses=statuses,
-        kept=sum(1 for row in rows if row[3] == "hit"), built=len(built), built_p95_ms=percentile(built, 0.95) / 1000)
+        kept=sum(1 for row in rows if row[3] == "hit"), waited=sum(1 for row in rows if row[3] == "waited"),
+        built=len(built), built_p95_ms=percentile(built, 0.95) / 1000)

@@ -57,7 +57,9 @@ def load_metrics(prefix: str, name: str, result: LoadResult, baseline_rps: float
     bad = result.errors + result.non2xx
     note = f"{result.requests} requests, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
     if result.kept or result.built:
-        note += (f"; {result.kept} served kept, {result.built} built (p95 {result.built_p95_ms:.0f} ms)")
+        note += f"; {result.kept} served kept, {result.built} built (p95 {result.built_p95_ms:.0f} ms)"
+        if result.waited:
+            note += f", {result.waited} waited for a build"
     if bad:
         note += f", {bad} errors/non-2xx {result.statuses}"
     return [

@@ -13,7 +13,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-# Access log line: status, server time in µs, the page cache's answer (hit, miss, or - when the page is not kept:
+# Access log line: status, server time in µs, the page cache's answer (hit, miss, waited, or - when not kept:
 # houqin.core.pagecache), path (with query).
 ACCESS_FORMAT = "%(s)s %(D)s %({x-page-cache}o)s %(U)s%(q)s"
 

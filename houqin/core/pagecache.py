@@ -24,6 +24,11 @@ What decides whether a kept page may be served again:
   ``response.page_cache = False``. Permission checks need no repeating: a page is
   kept per user, and any change to roles, memberships or the record itself is a write that changes the version.
 
+**One builder per page.** When several requests ask at once for a page that is not kept (the start of the day, a
+county-wide list after a write), the first builds it and the others wait for it (a lock file beside the page's
+file, ``PageFileCache.claim_build``) and serve it kept (``X-Page-Cache: waited``); a build that ends without
+keeping its page, or takes longer than ``BUILD_WAIT_SECONDS``, lets them build their own.
+
 The same version keeps, per process, what every request needs before its page: the signed-in user, the access
 map, the school worked in, the unread count (``kept_value``).
 
@@ -36,9 +41,11 @@ Edits made to the database outside the application (psql, a restored backup) are
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import logging
+import os
 import secrets
 import time
 from functools import wraps
@@ -232,6 +239,47 @@ class PageFileCache(FileBasedCache):
         if self._writes % self.COUNT_EVERY == 1:
             super()._cull()
 
+    # --- One builder per page ---------------------------------------------------------------------------------
+    # A lock file beside the page's file (``….building``, not counted or culled as a kept page), created with
+    # O_EXCL: whoever creates it builds the page; the others wait for the page to appear. A lock older than
+    # STALE_SECONDS was left by a build that died (a killed worker) and is taken over.
+    STALE_SECONDS = 60
+
+    def _lock_path(self, key: str) -> str:
+        return self._key_to_file(key).removesuffix(self.cache_suffix) + ".building"
+
+    def claim_build(self, key: str) -> bool:
+        """Whether this request builds the page of ``key`` (it then calls ``release_build``); False when another
+        request is building it now."""
+        path = self._lock_path(key)
+        try:
+            for _ in range(3):
+                try:
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                    return True
+                except FileExistsError:
+                    try:
+                        if time.time() - os.path.getmtime(path) < self.STALE_SECONDS:
+                            return False
+                        os.remove(path)  # a dead build's lock: take it over (O_EXCL settles a race between takers)
+                    except FileNotFoundError:
+                        pass  # released meanwhile: try again
+                except FileNotFoundError:
+                    os.makedirs(self._dir, 0o700, exist_ok=True)
+        except OSError:
+            logger.warning("page cache build lock failed", exc_info=True)
+        return True  # no lock to be had: build without one, as before there were locks
+
+    def release_build(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self._lock_path(key))
+
+    def building(self, key: str) -> bool:
+        return os.path.exists(self._lock_path(key))
+
+    def has_page(self, key: str) -> bool:
+        return os.path.exists(self._key_to_file(key))
+
 
 # --- Keeping pages ---------------------------------------------------------------------------------------------
 def clear() -> None:
@@ -308,13 +356,57 @@ def serve(request, render):
     except Exception:  # noqa: BLE001 — an unreadable cache file is a miss, never an error page
         logger.warning("page cache read failed", exc_info=True)
         kept = None
-    if kept is not None and not _wants_fresh(request):
-        content, headers = kept
-        response = HttpResponse(_with_token(request, content))
-        for name, value in headers:
-            response[name] = value
-        response[HEADER] = "hit"
-        return response
+    fresh = _wants_fresh(request)
+    if kept is not None and not fresh:
+        return _kept_response(request, kept, "hit")
+    owner = hasattr(cache, "claim_build") and not fresh and cache.claim_build(key)
+    if not owner and not fresh and hasattr(cache, "claim_build"):
+        kept = _wait_for_page(cache, key)
+        if kept is not None:
+            return _kept_response(request, kept, "waited")
+    try:
+        return _build(request, render, cache, key, ttl)
+    finally:
+        if owner:
+            cache.release_build(key)
+
+
+# How long a request waits for the page another request is building before it builds the page itself, and how
+# often it looks (the first looks soon: most pages take milliseconds; a county-wide list takes seconds).
+BUILD_WAIT_SECONDS = 15.0
+_POLL_SECONDS = (0.005, 0.01, 0.02, 0.05)
+
+
+def _wait_for_page(cache, key: str):
+    """The page another request is building, once it is kept; None when that build ended without keeping one (a
+    page that may not be kept) or took longer than BUILD_WAIT_SECONDS."""
+    deadline = time.monotonic() + BUILD_WAIT_SECONDS
+    polls = 0
+    while time.monotonic() < deadline:
+        time.sleep(_POLL_SECONDS[min(polls, len(_POLL_SECONDS) - 1)])
+        polls += 1
+        if cache.has_page(key):
+            try:
+                kept = cache.get(key)
+            except Exception:  # noqa: BLE001 — unreadable: build it
+                return None
+            if kept is not None:
+                return kept
+        if not cache.building(key):
+            return cache.get(key) if cache.has_page(key) else None
+    return None
+
+
+def _kept_response(request, kept, how: str):
+    content, headers = kept
+    response = HttpResponse(_with_token(request, content))
+    for name, value in headers:
+        response[name] = value
+    response[HEADER] = how
+    return response
+
+
+def _build(request, render, cache, key: str, ttl: int):
     token_used = request.META.get("CSRF_COOKIE_NEEDS_UPDATE", False)
     setattr(request, _RENDERING, True)
     try:
