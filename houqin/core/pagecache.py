@@ -372,19 +372,21 @@ def serve(request, render):
 
 
 # How long a request waits for the page another request is building before it builds the page itself, and how
-# often it looks (the first looks soon: most pages take milliseconds; a county-wide list takes seconds).
+# often it looks: every millisecond at first (most pages take a few: a waiter must not answer much later than the
+# builder), less often as the build proves long (a county-wide list takes seconds). A look is one stat() call.
 BUILD_WAIT_SECONDS = 15.0
-_POLL_SECONDS = (0.005, 0.01, 0.02, 0.05)
+
+
+def _poll_interval(waited: float) -> float:
+    return 0.001 if waited < 0.05 else 0.005 if waited < 0.5 else 0.02
 
 
 def _wait_for_page(cache, key: str):
     """The page another request is building, once it is kept; None when that build ended without keeping one (a
     page that may not be kept) or took longer than BUILD_WAIT_SECONDS."""
-    deadline = time.monotonic() + BUILD_WAIT_SECONDS
-    polls = 0
-    while time.monotonic() < deadline:
-        time.sleep(_POLL_SECONDS[min(polls, len(_POLL_SECONDS) - 1)])
-        polls += 1
+    started = time.monotonic()
+    while (waited := time.monotonic() - started) < BUILD_WAIT_SECONDS:
+        time.sleep(_poll_interval(waited))
         if cache.has_page(key):
             try:
                 kept = cache.get(key)
