@@ -14,13 +14,13 @@ from functools import cache
 
 from django.db import connection
 
-# (fact, model label, extra condition on the model's columns)
+# (fact, model label, a field that must be set for the row to count, or None)
 FACTS = (
-    ("loans", "assets.AssetLoan", ""),
-    ("transfers", "assets.AssetTransfer", ""),
-    ("damages", "assets.AssetDamage", ""),
-    ("disposals", "assets.AssetDisposalItem", ""),
-    ("counts", "assets.StocktakeLine", "counted_at IS NOT NULL"),
+    ("loans", "assets.AssetLoan", None),
+    ("transfers", "assets.AssetTransfer", None),
+    ("damages", "assets.AssetDamage", None),
+    ("disposals", "assets.AssetDisposalItem", None),
+    ("counts", "assets.StocktakeLine", "counted_at"),
 )
 
 
@@ -30,13 +30,11 @@ def _sql() -> str:
 
     qn = connection.ops.quote_name
     parts = []
-    for fact, label, extra in FACTS:
+    for fact, label, set_field in FACTS:
         model = apps.get_model(label)
-        column = qn(model._meta.get_field("asset").column)
-        where = f"{column} = %s"
-        if extra:
-            name, _, rest = extra.partition(" ")
-            where += f" AND {qn(model._meta.get_field(name).column)} {rest}"
+        where = f"{qn(model._meta.get_field('asset').column)} = %s"
+        if set_field:
+            where += f" AND {qn(model._meta.get_field(set_field).column)} IS NOT NULL"
         parts.append(f"EXISTS (SELECT 1 FROM {qn(model._meta.db_table)} WHERE {where}) AS {qn(fact)}")
     return "SELECT " + ", ".join(parts)
 

@@ -351,16 +351,13 @@ def serve(request, render):
     if key is None:
         return render()
     cache = caches[CACHE_ALIAS]
-    try:
-        kept = cache.get(key)
-    except Exception:  # noqa: BLE001 — an unreadable cache file is a miss, never an error page
-        logger.warning("page cache read failed", exc_info=True)
-        kept = None
+    kept = _read(cache, key)
     fresh = _wants_fresh(request)
     if kept is not None and not fresh:
         return _kept_response(request, kept, "hit")
-    owner = hasattr(cache, "claim_build") and not fresh and cache.claim_build(key)
-    if not owner and not fresh and hasattr(cache, "claim_build"):
+    locking = not fresh and hasattr(cache, "claim_build")
+    owner = locking and cache.claim_build(key)
+    if locking and not owner:
         kept = _wait_for_page(cache, key)
         if kept is not None:
             return _kept_response(request, kept, "waited")
@@ -387,16 +384,19 @@ def _wait_for_page(cache, key: str):
     started = time.monotonic()
     while (waited := time.monotonic() - started) < BUILD_WAIT_SECONDS:
         time.sleep(_poll_interval(waited))
-        if cache.has_page(key):
-            try:
-                kept = cache.get(key)
-            except Exception:  # noqa: BLE001 — unreadable: build it
-                return None
-            if kept is not None:
-                return kept
-        if not cache.building(key):
-            return cache.get(key) if cache.has_page(key) else None
+        building = cache.building(key)  # asked first: a build keeps its page before it releases its lock
+        kept = _read(cache, key) if cache.has_page(key) else None
+        if kept is not None or not building:
+            return kept
     return None
+
+
+def _read(cache, key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 — an unreadable cache file is a miss, never an error page
+        logger.warning("page cache read failed", exc_info=True)
+        return None
 
 
 def _kept_response(request, kept, how: str):
