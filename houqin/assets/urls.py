@@ -15,6 +15,7 @@ urlpatterns = [
     *scan_views.urlpatterns,
     *analytics_views.urlpatterns,
     *urls_for("assets"),
+    path("assets/<int:pk>/history/", views.AssetHistoryView.as_view(), name="asset_history"),
     path("depreciation/", views.DepreciationView.as_view(), name="depreciation"),
     *import_urls(AssetImporter, "import", "import_assets"),
 ]

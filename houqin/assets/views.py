@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,11 +21,14 @@ from houqin.core.auth import access_for, user_can
 from houqin.core.exporting import write_xlsx, xlsx_download
 from houqin.core.middleware import current_org
 from houqin.core.models import Organization
+from houqin.core.pagecache import cached_page
 from houqin.core.tables import Column
 from houqin.core.ui import ModelUI, register
-from houqin.core.views.generic import ObjectDetailView, ObjectEditView, ObjectListView
+from houqin.core.views.generic import ObjectDetailView, ObjectEditView, ObjectListView, render_page
 
 navigation.group("assets", "校产管理", "ti ti-package", 10)
+
+HISTORY_LIMIT = 200  # the newest events on the card's 资产履历; the event ledger (资产履历台账) has them all
 
 
 class AssetEditView(ObjectEditView):
@@ -72,6 +76,23 @@ class AssetDetailView(ObjectDetailView):
     def get_object(self, action: str = "view"):
         card = getattr(self, "_card", None)
         return card if card is not None and action == "view" else super().get_object(action)
+
+
+class AssetHistoryView(LoginRequiredMixin, View):
+    """资产履历, the card's events newest first: its page loads this panel after the card (HTMX, so the card shows
+    at once); without JavaScript it is a page of its own. Shown to whoever may view the card (like its photos)."""
+
+    template_name = "assets/asset_history.html"
+
+    @cached_page
+    def get(self, request, pk):
+        cards = Asset.objects.restrict(request.user, "view").only("pk", "org_id", "number", "name")
+        asset = cards.filter(pk=pk).first()
+        if asset is None:
+            raise Http404("资产不存在或您无权查看。")
+        events = list(asset.events.order_by("-time", "-pk")[:HISTORY_LIMIT])
+        context = {"object": asset, "events": events, "limit": HISTORY_LIMIT, "more": len(events) == HISTORY_LIMIT}
+        return render_page(request, self.template_name, context, partial="panel")
 
 
 class AssetListView(ObjectListView):

@@ -1,23 +1,16 @@
-"""Template helpers of the assets app: a card's depreciation and history on its page."""
+"""Template helpers of the assets app: a card's depreciation, panels and commands on its page."""
 
 from django import template
+from django.template.defaulttags import CsrfTokenNode
 
 from houqin.core.tables import plain
 
 register = template.Library()
 
-HISTORY_LIMIT = 200
-
 
 @register.simple_tag
 def asset_depreciation(asset):
     return asset.depreciation()
-
-
-@register.simple_tag
-def asset_history(asset):
-    """The card's events, newest first. Shown to whoever may view the card (like its photos)."""
-    return list(asset.events.order_by("-time", "-pk")[:HISTORY_LIMIT])
 
 
 @register.simple_tag
@@ -49,11 +42,12 @@ def asset_actions(context, asset, where="card"):
 
 @register.simple_tag(takes_context=True)
 def asset_action_menu(context, asset):
-    """The card page's actions as ``{"buttons": [...], "menu": [...]}`` (houqin.assets.actions.split)."""
-    from houqin.assets.actions import actions_for, split
+    """The card page's commands as HTML: the everyday ones as buttons, the rest (printing, 登记丢失, 申请处置)
+    under 更多 (houqin.assets.actions.split and card_commands_html)."""
+    from houqin.assets.actions import actions_for, card_commands_html, split
 
     buttons, menu = split(actions_for(asset, context["request"].user, "card"))
-    return {"buttons": buttons, "menu": menu}
+    return card_commands_html(buttons, menu, CsrfTokenNode().render(context) if buttons or menu else "")
 
 
 @register.filter

@@ -16,4 +16,9 @@ ROUTES = {
         Check("GET", {ANON: LOGIN, "admin_a": 200, "teacher_a": 403, "admin_b": 200, "bureau_admin": 200,
                       "superuser": 200, "outsider": 403}, no_leak=True, setup=asset_of_school_a),
     ),
+    # A card's 资产履历 panel: like the card itself (404 outside school A and for those who cannot view cards).
+    "assets:asset_history": (
+        Check("GET", {ANON: LOGIN, "admin_a": 200, "head_a": 200, "teacher_a": 404, "admin_b": 404,
+                      "bureau_admin": 200, "superuser": 200, "outsider": 404}, setup=asset_of_school_a),
+    ),
 }

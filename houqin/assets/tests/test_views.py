@@ -76,15 +76,51 @@ def test_edit_page_changes_descriptive_fields_only(world, client_for):
 
 def test_detail_page_shows_value_history_and_photos_tab(world, client_for):
     card = make_asset(world.a.org, acquired_on=datetime.date(2020, 1, 10), unit_price="7200.00", room=world.a.rooms[0])
-    page = client_for(world.head_a).get(card.get_absolute_url())
+    page = client_for(world.head_a).get(reverse("assets:asset_detail", args=[card.pk]))
     html = page.content.decode()
     assert page.status_code == 200
-    assert 'data-testid="net-value"' in html and 'data-testid="asset-history"' in html
-    assert "登记入账" in html and "照片与附件" in html
+    assert 'data-testid="net-value"' in html and 'data-testid="asset-history"' in html and "照片与附件" in html
+    # The history comes after the card, from its own address (and without JavaScript, through the link).
+    history_url = reverse("assets:asset_history", args=[card.pk])
+    assert f'hx-get="{history_url}"' in html and "登记入账" not in html
     assert "甲校老师（房间责任人）" not in html  # room 101 has no responsible person
     assert "删除" not in html.split('data-testid="object-title"')[1].split("</div>")[0]
     # A teacher may not see cards at all.
     assert client_for(world.teacher_a).get(card.get_absolute_url()).status_code == 404
+
+
+def test_history_panel_lists_the_newest_events_first(world, client_for):
+    card = make_asset(world.a.org, name="甲校投影仪")
+    AssetEvent.objects.create(org=world.a.org, asset=card, code=AssetEventCode.ADJUST, note="改存放地点",
+                              time=card.events.get().time + datetime.timedelta(days=2))
+    client = client_for(world.admin_a)
+    url = reverse("assets:asset_history", args=[card.pk])
+    panel = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in panel and 'data-testid="asset-history"' in panel
+    assert panel.index("改存放地点") < panel.index("登记入账")
+    assert 'data-testid="history-more"' not in panel
+    # Without JavaScript the same history is a page of its own, with the way back to the card.
+    page = client.get(url).content.decode()
+    assert "<html" in page and "改存放地点" in page and card.get_absolute_url() in page
+
+
+def test_history_panel_shows_the_newest_200_and_points_to_the_ledger(world, client_for):
+    card = make_asset(world.a.org, name="甲校常借相机")
+    first = card.events.get().time
+    AssetEvent.objects.bulk_create([
+        AssetEvent(org=world.a.org, asset=card, code=AssetEventCode.ADJUST, note=f"第{i}次调整",
+                   time=first + datetime.timedelta(hours=i)) for i in range(1, 201)])
+    panel = client_for(world.admin_a).get(reverse("assets:asset_history", args=[card.pk]),
+                                          HTTP_HX_REQUEST="true").content.decode()
+    assert panel.count('class="timeline-event"') == 200
+    # Its queries do not grow with the events (the card, its events; kept pages, the data version).
+    few = make_asset(world.a.org, name="甲校新相机")
+    client = client_for(world.admin_a)
+    assert len(captured_queries(client, reverse("assets:asset_history", args=[few.pk]), HTTP_HX_REQUEST="true")) == \
+        len(captured_queries(client, reverse("assets:asset_history", args=[card.pk]), HTTP_HX_REQUEST="true"))
+    assert "第200次调整" in panel and "登记入账" not in panel
+    more = panel.split('data-testid="history-more"')[1]
+    assert reverse("assets:assetevent_list") in more and card.number in more
 
 
 def test_list_filters_and_pinyin_search(world, client_for):
