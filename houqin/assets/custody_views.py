@@ -33,6 +33,7 @@ from houqin.assets.views import AssetUI
 from houqin.core import navigation
 from houqin.core.auth import access_for, user_can
 from houqin.core.middleware import current_org
+from houqin.core.reversing import reverse_kept
 from houqin.core.tables import Column, Table
 from houqin.core.ui import ModelUI, register
 from houqin.core.views.generic import ObjectDetailView
@@ -514,7 +515,7 @@ def _can_change(asset, user) -> bool:
 
 
 def _url(name):
-    return lambda asset: reverse(f"assets:{name}", kwargs={"pk": asset.pk})
+    return lambda asset: reverse_kept(f"assets:{name}", kwargs={"pk": asset.pk})
 
 
 for _action in (

@@ -46,6 +46,7 @@ from houqin.assets.views import AssetUI
 from houqin.core.auth import user_can
 from houqin.core.filtersets import TenantFilterSet
 from houqin.core.middleware import current_org
+from houqin.core.reversing import reverse_kept
 from houqin.core.tables import Column, Table
 from houqin.core.ui import ModelUI, register
 from houqin.core.views.generic import ObjectDetailView, ObjectEditView, detail_rows
@@ -651,7 +652,7 @@ def _can_change(asset, user) -> bool:
 
 
 def _dispose_url(asset) -> str:
-    url = f"{reverse(AssetDisposalUI.url_name('add'))}?ids={asset.pk}"
+    url = f"{reverse_kept(AssetDisposalUI.url_name('add'))}?ids={asset.pk}"
     return url + (f"&method={DisposalMethod.WRITE_OFF}" if asset.status == S.LOST else "")
 
 
@@ -672,7 +673,7 @@ def _repaired_here(asset, user) -> bool:
 
 
 def _url(name):
-    return lambda asset: reverse(f"assets:{name}", kwargs={"pk": asset.pk})
+    return lambda asset: reverse_kept(f"assets:{name}", kwargs={"pk": asset.pk})
 
 
 for _action in (
@@ -694,7 +695,7 @@ for _action in (
                         style="outline-primary", available=lambda a, u: a.status == S.IDLE and _can_change(a, u),
                         confirm="确定将该资产恢复为在用吗？使用部门、地点和保管人不变；交给新的部门或个人请用“领用”。",
                         hint="原地恢复使用，使用部门和保管人不变"),
-    # Destructive commands last: on the card page they sit under 更多 (see templates/assets/_action_buttons.html).
+    # Destructive commands last: on the card page they sit under 更多 (see houqin.assets.actions.card_commands_html).
     actions.AssetAction("lost", "登记丢失", "ti ti-question-mark", url=_url("asset_lost"), order=960,
                         style="outline-danger", hint="找不到了：转为“丢失”（借出中的，借用记录随之结束）",
                         available=lambda a, u: a.status in (S.IN_USE, S.IDLE, S.LENT) and _can_change(a, u)),

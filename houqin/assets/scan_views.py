@@ -31,6 +31,7 @@ from houqin.assets.views import AssetUI, depreciation_schools
 from houqin.core import navigation, pagecache, qr
 from houqin.core.auth import access_for, user_can
 from houqin.core.middleware import current_org
+from houqin.core.reversing import reverse_kept
 from houqin.core.views import printing
 
 SCAN_KIND = "a"  # printed on every asset label: never change it
@@ -170,7 +171,7 @@ qr.register_kind(SCAN_KIND, "assets.asset", view=asset_scan_page)
 
 # --- Buttons on the card's page --------------------------------------------------------------------------------------
 def _route(name: str, asset) -> str:
-    return reverse(name, args=[asset.pk])
+    return reverse_kept(name, args=[asset.pk])
 
 
 actions.register(actions.AssetAction(

@@ -419,11 +419,11 @@ def content_type_id_of(parent) -> int:
 def panel_url(parent) -> str | None:
     """The URL of the row's photo and attachment panel, or None when the row cannot carry attachments. Record pages
     load the panel into their 照片与附件 tab when it is opened (the panel checks who may view and change)."""
-    from django.urls import reverse
+    from houqin.core.reversing import reverse_kept
 
     if not supports(parent):
         return None
-    return reverse("attachments:panel", args=[content_type_id_of(parent), parent.pk])
+    return reverse_kept("attachments:panel", args=[content_type_id_of(parent), parent.pk])
 
 
 def _log_on_parent(parent, before, after) -> None:

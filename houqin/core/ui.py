@@ -14,9 +14,10 @@ Every view gets its rows through ``Model.objects.restrict(user, action)``; nothi
 
 from __future__ import annotations
 
-from django.urls import path, reverse
+from django.urls import path
 
 from houqin.core import navigation
+from houqin.core.reversing import reverse_kept
 
 REGISTRY: dict[str, type[ModelUI]] = {}
 
@@ -172,7 +173,7 @@ def register(ui_class: type[ModelUI]) -> type[ModelUI]:
             ),
         )
     if "get_absolute_url" not in model.__dict__:
-        model.get_absolute_url = lambda self: reverse(ui_class.url_name("detail"), args=[self.pk])
+        model.get_absolute_url = lambda self: reverse_kept(ui_class.url_name("detail"), args=[self.pk])
     return ui_class
 
 

@@ -24,6 +24,7 @@ from houqin.core.exporting import xlsx_response
 from houqin.core.middleware import current_org
 from houqin.core.models import ChangeLogEntry
 from houqin.core.pagination import BadCursor, paginate
+from houqin.core.reversing import reverse_kept
 from houqin.core.tables import plain
 from houqin.core.ui import visible
 
@@ -82,7 +83,7 @@ class UIView(LoginRequiredMixin, View):
             "ui": ui,
             "verbose_name": ui.verbose_name(),
             "verbose_name_plural": str(ui.model._meta.verbose_name_plural),
-            "list_url": reverse(ui.url_name("list")),
+            "list_url": reverse_kept(ui.url_name("list")),
         }
 
     def can_add(self) -> bool:
@@ -150,8 +151,8 @@ class ObjectListView(FilteredListMixin, UIView):
             "query": query.urlencode(),
             "query_without_sort": _without(query, "sort"),
             "can_add": self.can_add(),
-            "add_url": reverse(ui.url_name("add")) if self.can_add() else None,
-            "export_url": reverse(ui.url_name("export")) if ui.can_export else None,
+            "add_url": reverse_kept(ui.url_name("add")) if self.can_add() else None,
+            "export_url": reverse_kept(ui.url_name("export")) if ui.can_export else None,
             **self.print_links(),
         }
         return render_page(request, self.template_name, context, partial="results")
@@ -221,9 +222,9 @@ class ObjectDetailView(UIView):
             "related": related,
             "can_edit": ui.can_edit and ui.form_class is not None and user_can(user, "change", obj),
             "can_delete": ui.can_delete and user_can(user, "delete", obj),
-            "edit_url": reverse(ui.url_name("edit"), args=[obj.pk]) if ui.can_edit and ui.form_class else None,
-            "delete_url": reverse(ui.url_name("delete"), args=[obj.pk]) if ui.can_delete else None,
-            "changelog_url": reverse(ui.url_name("changelog"), args=[obj.pk]),
+            "edit_url": reverse_kept(ui.url_name("edit"), args=[obj.pk]) if ui.can_edit and ui.form_class else None,
+            "delete_url": reverse_kept(ui.url_name("delete"), args=[obj.pk]) if ui.can_delete else None,
+            "changelog_url": reverse_kept(ui.url_name("changelog"), args=[obj.pk]),
             "attachments_url": attachments_panel_url(obj) if ui.attachments else None,
         }
         return render(request, self.template_name, context)
