@@ -46,8 +46,10 @@ import copy
 import hashlib
 import logging
 import os
+import pickle
 import secrets
 import time
+import zlib
 from functools import wraps
 
 from django.conf import settings
@@ -229,10 +231,17 @@ class PageFileCache(FileBasedCache):
     few dozen files per server process until the next count culls."""
 
     COUNT_EVERY = 50
+    # zlib's fastest level: a page is written once per build and read many times; level 1 compresses an HTML page
+    # about three times faster than the default (6) into a file a few per cent larger, and reads as fast.
+    COMPRESS_LEVEL = 1
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._writes = 0
+
+    def _write_content(self, file, timeout, value):
+        file.write(pickle.dumps(self.get_backend_timeout(timeout), self.pickle_protocol))
+        file.write(zlib.compress(pickle.dumps(value, self.pickle_protocol), self.COMPRESS_LEVEL))
 
     def _cull(self):
         self._writes += 1
