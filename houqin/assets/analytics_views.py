@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.safestring import SafeData, mark_safe
@@ -31,6 +30,7 @@ from openpyxl.styles import Font
 from houqin.assets import analytics, analytics_summary
 from houqin.assets import views as _views  # noqa: F401  (the app's menu entries come before this page's)
 from houqin.assets.analytics import AGE_BANDS, percent
+from houqin.assets.panels import viewable_card
 from houqin.core import navigation, pagecache
 from houqin.core.exporting import _safe, stamped_filename, xlsx_download
 from houqin.core.middleware import current_org
@@ -478,11 +478,7 @@ class CardAnalyticsView(LoginRequiredMixin, View):
     template_name = "assets/analytics/card.html"
 
     def get(self, request, pk):
-        from houqin.assets.models import Asset
-
-        asset = Asset.objects.restrict(request.user, "view").select_related("category", "org").filter(pk=pk).first()
-        if asset is None:
-            raise Http404("资产不存在或您无权查看。")
+        asset = viewable_card(request.user, pk, select_related=("category", "org"))
         figures = analytics.card_figures(asset)
         context = {
             "object": asset, "figures": figures, "no_repair_data": analytics.NO_REPAIR_DATA,

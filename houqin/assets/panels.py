@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import cache
 
 from django.db import connection
+from django.http import Http404
 
 # (fact, model label, a field that must be set for the row to count, or None)
 FACTS = (
@@ -45,3 +46,16 @@ def card_facts(asset_id: int) -> dict[str, bool]:
         cursor.execute(_sql(), [asset_id] * len(FACTS))
         row = cursor.fetchone()
     return {fact: bool(value) for (fact, _, _), value in zip(FACTS, row, strict=True)}
+
+
+def viewable_card(user, pk, *, select_related=(), only=()):
+    """The card ``pk`` for a panel loaded into its page (analytics, history), if ``user`` may view it; else 404,
+    the same for a card of another school as for no card at all."""
+    from houqin.assets.models import Asset
+
+    cards = Asset.objects.restrict(user, "view")
+    cards = cards.select_related(*select_related) if select_related else cards
+    card = (cards.only(*only) if only else cards).filter(pk=pk).first()
+    if card is None:
+        raise Http404("资产不存在或您无权查看。")
+    return card

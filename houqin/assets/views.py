@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +14,7 @@ from houqin.assets import depreciation
 from houqin.assets.filtersets import AssetCategoryFilterSet, AssetEventFilterSet, AssetFilterSet
 from houqin.assets.forms import AssetCategoryForm, AssetForm, AssetRegisterForm
 from houqin.assets.models import Asset, AssetCategory, AssetEvent
+from houqin.assets.panels import viewable_card
 from houqin.assets.tables import AssetCategoryTable, AssetEventTable, AssetTable
 from houqin.core import navigation
 from houqin.core.auth import access_for, user_can
@@ -86,10 +86,7 @@ class AssetHistoryView(LoginRequiredMixin, View):
 
     @cached_page
     def get(self, request, pk):
-        cards = Asset.objects.restrict(request.user, "view").only("pk", "org_id", "number", "name")
-        asset = cards.filter(pk=pk).first()
-        if asset is None:
-            raise Http404("资产不存在或您无权查看。")
+        asset = viewable_card(request.user, pk, only=("pk", "org_id", "number", "name"))
         events = list(asset.events.order_by("-time", "-pk")[:HISTORY_LIMIT])
         context = {"object": asset, "events": events, "limit": HISTORY_LIMIT, "more": len(events) == HISTORY_LIMIT}
         return render_page(request, self.template_name, context, partial="panel")
