@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-import statistics
 import sys
-import time
 import types
 
 import pytest
@@ -316,21 +314,23 @@ def test_the_page_costs_one_or_two_queries_beyond_sign_in(world, client_for, car
     assert len([q for q in head_queries if 'FROM "assets_asset"' in q]) == 1
 
 
-def test_the_page_is_fast(world, client_for, card, public_scan):
-    """p95 of 60 scans per visitor kind after a warm-up. The bound is a guard against pathological regressions (a
-    query per action, drawing a QR code per scan): the test machine is shared. Measured figures and the target
-    (p95 ≤ 30 ms) are in docs/assets-labels.md."""
+def test_scans_draw_no_code_and_read_the_card_once(world, client_for, card, public_scan, monkeypatch):
+    """A scan is a phone opening the page behind a label: nothing on it draws a QR code (finding a code's mask costs
+    ~10 ms in pure Python), and ten scans in a row read the card ten times, once each. Timings are measured by
+    ``houqin bench`` (P5.qr) and in docs/assets-labels.md, not here."""
+    drawn = []
+    real_make = qr.make
+    monkeypatch.setattr(qr, "make", lambda data: drawn.append(data) or real_make(data))
     for user in (None, world.teacher_a, world.head_a):
         client = client_for(user)
         url = scan_path(card)
         client.get(url)
-        timings = []
-        for _ in range(60):
-            start = time.perf_counter()
-            assert client.get(url).status_code == 200
-            timings.append((time.perf_counter() - start) * 1000)
-        p95 = statistics.quantiles(timings, n=20)[-1]
-        assert p95 < 500, (user, p95)
+        with CaptureQueriesContext(connection) as ctx:
+            for _ in range(10):
+                assert client.get(url).status_code == 200
+        reads = [q for q in ctx.captured_queries if 'FROM "assets_asset"' in q["sql"]]
+        assert len(reads) == 10, (user, len(reads))
+    assert drawn == []
 
 
 # --- API: the card's QR code ------------------------------------------------------------------------------------------
