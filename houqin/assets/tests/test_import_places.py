@@ -178,7 +178,7 @@ def test_updates_are_written_in_bulk_with_their_history(world, tmp_path):
     card.refresh_from_db()
     assert (card.brand, card.room) == ("戴尔", world.a.rooms[1])
     assert "戴尔" in card.search_index
-    entry = ChangeLogEntry.objects.get(action="update", object_id=str(card.pk))
+    entry = ChangeLogEntry.objects.get(action="update", content_type__model="asset", object_id=str(card.pk))
     assert entry.user == world.head_a and entry.after["brand"] == "戴尔" and entry.before["room_id"] == \
         world.a.rooms[0].pk
     adjust = card.events.get(code=AssetEventCode.ADJUST)

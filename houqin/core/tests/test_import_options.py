@@ -8,6 +8,7 @@ import io
 
 import openpyxl
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -151,7 +152,8 @@ def test_batches_create_update_and_log_like_save(tmp_path, school, admin):
     assert result.committed and result.created == 5, result.errors
     assert seen[0] == (1, 10) and seen[-1] == (10, 10)
     department = Department.objects.get(org=school, name="部门3")
-    entry = ChangeLogEntry.objects.get(action="create", object_id=str(department.pk))
+    departments = ContentType.objects.get_for_model(Department)
+    entry = ChangeLogEntry.objects.get(action="create", content_type=departments, object_id=str(department.pk))
     assert entry.user == admin and entry.after == changelog.snapshot(department)
     assert department.search_index == search_index(department)
     department.refresh_search_index()
@@ -160,7 +162,8 @@ def test_batches_create_update_and_log_like_save(tmp_path, school, admin):
     rows[2][3], rows[4][2] = "0571-1", "X4"
     again = commit(BatchDepartmentImporter, data_for(tmp_path, xlsx(rows), BatchDepartmentImporter), admin, school)
     assert (again.created, again.updated, again.unchanged) == (0, 2, 3)
-    update = ChangeLogEntry.objects.get(action="update", object_id=str(Department.objects.get(name="部门1").pk))
+    update = ChangeLogEntry.objects.get(action="update", content_type=departments,
+                                        object_id=str(Department.objects.get(name="部门1").pk))
     assert (update.before, update.after) == ({"phone": ""}, {"phone": "0571-1"})
     assert Department.objects.get(name="部门3").code == "X4"
 

@@ -416,7 +416,7 @@ def test_changed_area_updates_one_room_and_logs_it(client, school, admin):
     assert "已更新的记录" in page(client.get(url + "done/"))
     room = Room.objects.get(org=school, number="101")
     assert room.area_m2 == Decimal("80")
-    entry = ChangeLogEntry.objects.filter(action="update", object_id=str(room.pk)).get()
+    entry = ChangeLogEntry.objects.filter(action="update", content_type__model="room", object_id=str(room.pk)).get()
     assert entry.user == admin
     assert list(entry.before) == list(entry.after) == ["area_m2"]
     assert (Decimal(entry.before["area_m2"]), Decimal(entry.after["area_m2"])) == (Decimal(72), Decimal(80))
