@@ -196,6 +196,9 @@ class Asset(TenantModel):
 
     search_fields = ("number", "name", "brand", "model", "serial_no")
 
+    # No index of its own: the four (org, …) indexes below start with it, and every card written updates each one.
+    org = models.ForeignKey("core.Organization", verbose_name="所属单位", on_delete=models.PROTECT, related_name="+",
+                            db_index=False)
     number = models.CharField("资产编号", max_length=30, blank=True, editable=False)
     category = models.ForeignKey(AssetCategory, verbose_name="资产分类", on_delete=models.PROTECT, related_name="+")
     name = models.CharField("资产名称", max_length=100)
@@ -223,7 +226,7 @@ class Asset(TenantModel):
     department = models.ForeignKey("core.Department", verbose_name="使用部门", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     custodian = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="使用人/保管人", null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="+",
+                                  on_delete=models.PROTECT, related_name="+", db_index=False,
                                   help_text="留空则由存放地点的责任人保管（如班级财产由班主任保管）")
     status = models.CharField("状态", max_length=20, choices=AssetStatus.choices, default=AssetStatus.IN_USE,
                               editable=False)
@@ -264,6 +267,8 @@ class Asset(TenantModel):
             models.Index(fields=["org", "category"], name="asset_org_category"),
             models.Index(fields=["org", "acquired_on"], name="asset_org_acquired"),
             models.Index(fields=["org", "department"], name="asset_org_department"),
+            # Most cards are kept by their room's keeper (no custodian): only the others are indexed.
+            models.Index(fields=["custodian"], condition=Q(custodian__isnull=False), name="asset_custodian"),
         ]
 
     def __str__(self):
@@ -388,8 +393,11 @@ class AssetEvent(AppendOnlyModel):
 
     org_field = "org"
 
-    org = models.ForeignKey("core.Organization", verbose_name="所属单位", on_delete=models.PROTECT, related_name="+")
-    asset = models.ForeignKey(Asset, verbose_name="资产", on_delete=models.PROTECT, related_name="events")
+    # Neither has an index of its own: (org, code, time) and (asset, time) below start with them.
+    org = models.ForeignKey("core.Organization", verbose_name="所属单位", on_delete=models.PROTECT, related_name="+",
+                            db_index=False)
+    asset = models.ForeignKey(Asset, verbose_name="资产", on_delete=models.PROTECT, related_name="events",
+                              db_index=False)
     code = models.CharField("变动类型", max_length=20, choices=AssetEventCode.choices)
     time = models.DateTimeField("时间", default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="经办人", null=True, blank=True,
@@ -401,7 +409,7 @@ class AssetEvent(AppendOnlyModel):
     reference = models.CharField("关联单据", max_length=40, blank=True, help_text="如审批单号、维修单号、盘点单号")
     note = models.CharField("说明", max_length=200, blank=True)
     reverses = models.ForeignKey("self", verbose_name="冲销的记录", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="reversed_by")
+                                 related_name="reversed_by", db_index=False)
 
     ledger_name = "资产变动记录"
 
@@ -411,7 +419,9 @@ class AssetEvent(AppendOnlyModel):
         ordering = ["-time", "-pk"]
         default_permissions = ("view",)
         indexes = [models.Index(fields=["asset", "time"], name="assetevent_asset_time"),
-                   models.Index(fields=["org", "code", "time"], name="assetevent_org_code_time")]
+                   models.Index(fields=["org", "code", "time"], name="assetevent_org_code_time"),
+                   # Few events reverse another: only those are indexed.
+                   models.Index(fields=["reverses"], condition=Q(reverses__isnull=False), name="assetevent_reverses")]
 
     def __str__(self):
         stamp = timezone.localtime(self.time).strftime("%Y-%m-%d") if self.time else ""
