@@ -18,11 +18,12 @@ FOREIGN_KEY_INDEXES = [("asset", "org"), ("asset", "custodian"), ("assetevent", 
 
 
 def _single_column_indexes(schema_editor, model, column: str) -> list[str]:
+    """The plain indexes on ``column`` alone (the partial ones of this migration do not exist yet, or any more, when
+    this runs: they are added after it and removed before it is reversed)."""
     with schema_editor.connection.cursor() as cursor:
         found = schema_editor.connection.introspection.get_constraints(cursor, model._meta.db_table)
     return [name for name, info in found.items()
-            if info["index"] and not info["unique"] and not info["primary_key"] and info["columns"] == [column]
-            and name not in ("asset_custodian", "assetevent_reverses")]
+            if info["index"] and not info["unique"] and not info["primary_key"] and info["columns"] == [column]]
 
 
 def drop_foreign_key_indexes(apps, schema_editor):
