@@ -94,6 +94,44 @@ class ModelUI:
         return queryset.prefetch_related(*cls.prefetch_related) if cls.prefetch_related else queryset
 
     @classmethod
+    def read_record(cls, user, pk, *, restricted: bool = True):
+        """Record ``pk`` for its page when ``user`` may view it (``restrict(user, "view")``), else None;
+        ``restricted=False``: whoever asks (the QR page, which applies its own rules).
+
+        With ``kept_relations`` while rows are kept and nothing else is joined: one read by key through a statement
+        compiled once (houqin.core.db.read_row), the school checked on the row as ``restrict`` would in SQL, then
+        ``with_kept_relations``. Otherwise the ORM query of ``record_queryset`` (or ``base_queryset``)."""
+        from django.core.exceptions import FieldDoesNotExist
+
+        from houqin.core.db import joins_in_written_order, read_row
+        from houqin.core.models.base import restricted_org_ids
+
+        model = cls.model
+        try:
+            org_field = model._meta.get_field(getattr(model, "org_field", ""))
+        except FieldDoesNotExist:
+            org_field = None
+        plain = (cls._keeping_rows() and not cls.prefetch_related and org_field is not None and org_field.concrete
+                 and all(path.split("__", 1)[0] in cls.kept_relations for path in cls.select_related))
+        if plain:
+            org_ids = restricted_org_ids(model, user, "view") if restricted else None
+            if org_ids is not None and not org_ids:
+                return None
+            obj = read_row(model, pk)
+            if obj is None or (org_ids is not None and getattr(obj, org_field.attname) not in org_ids):
+                return None
+            return cls.with_kept_relations(obj)
+        with joins_in_written_order():  # one row by key, then one lookup per joined table
+            if not restricted:
+                rows = cls.record_queryset(model._default_manager.all())
+            elif cls.kept_relations:
+                rows = cls.record_queryset(model.objects.restrict(user, "view"))
+            else:
+                rows = cls.base_queryset(user, "view")
+            obj = rows.filter(pk=pk).order_by("pk").first()
+        return cls.with_kept_relations(obj) if obj is not None else None
+
+    @classmethod
     def _keeping_rows(cls) -> bool:
         """Kept rows are used while kept values are (a web request, the page cache on); else everything is joined."""
         from houqin.core.pagecache import keeping

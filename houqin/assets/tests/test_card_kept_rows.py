@@ -117,3 +117,55 @@ def test_the_qr_page_shows_a_new_photo_at_once(world, settings, monkeypatch, tmp
     assert 'data-testid="scan-photo"' in page and thumb in page
     other_page = client.get(reverse("scan", args=["a", qr.token_for(other)])).content.decode()
     assert 'data-testid="scan-photo"' not in other_page
+
+
+@pytest.mark.django_db
+def test_the_card_read_by_key_holds_what_the_orm_reads(world):
+    """The card page reads its card through a statement compiled once (houqin.core.db.read_row): every column comes
+    back with the type and value the ORM gives it (amounts, dates, yes/no, choices, empty ones), and a key with no
+    card reads nothing."""
+    import datetime
+    from decimal import Decimal
+
+    from houqin.assets.models import Asset
+    from houqin.core.db import read_row
+
+    card = _card(world)
+    Asset.objects.filter(pk=card.pk).update(serial_no="SN-001", area_m2=Decimal("12.50"), is_batch=True,
+                                            warranty_until=datetime.date(2027, 8, 31), note="第一行\n第二行")
+    read, orm = read_row(Asset, card.pk), Asset.objects.get(pk=card.pk)
+    for field in Asset._meta.concrete_fields:
+        value = getattr(read, field.attname)
+        assert value == getattr(orm, field.attname), field.name
+        assert type(value) is type(getattr(orm, field.attname)), field.name
+    assert read.area_m2 == Decimal("12.50") and read.is_batch is True and read.custodian_id == world.a.staff.pk
+    assert read._state.adding is False and read._state.db == "default"
+    assert read_row(Asset, card.pk + 10_000) is None
+    read_row(Asset, card.pk).name = "改过的名称"  # each read is its own instance
+    assert read_row(Asset, card.pk).name == "投影仪"
+
+
+@pytest.mark.django_db
+def test_the_card_page_read_by_key_is_found_only_where_the_list_would_show_it(world, settings, monkeypatch):
+    """With kept rows on, the card page reads its card by key and checks the school on the row: the same answer as
+    the school-restricted query, for the card's school, the bureau, a teacher, another school and a superuser; a
+    key with no card is 404."""
+    from houqin.assets.models import Asset
+    from houqin.core.testing.factories import make_user
+
+    keep_pages(settings, monkeypatch)
+    card = _card(world)
+    url = reverse("assets:asset_detail", args=[card.pk])
+    root = make_user("root_kept", full_name="系统管理员", is_superuser=True)
+    answers = {}
+    for user in (world.admin_a, world.head_a, world.teacher_a, world.admin_b, world.bureau_admin, root):
+        client = Client()
+        client.force_login(user)
+        seen = Asset.objects.restrict(user, "view").filter(pk=card.pk).exists()
+        answers[user.username] = client.get(url, headers=FRESH).status_code
+        assert answers[user.username] == (200 if seen else 404), user.username
+    assert answers[world.admin_a.username] == 200 and answers[world.admin_b.username] == 404
+    assert answers[root.username] == 200
+    client = Client()
+    client.force_login(world.admin_a)
+    assert client.get(reverse("assets:asset_detail", args=[card.pk + 10_000]), headers=FRESH).status_code == 404

@@ -16,17 +16,24 @@ class RestrictedQuerySet(models.QuerySet):
     """
 
     def restrict(self, user, action: str = "view"):
-        from houqin.core.auth import access_for
-
-        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        if user.is_superuser:
+        org_ids = restricted_org_ids(self.model, user, action)
+        if org_ids is None:
             return self
-        perm = f"{self.model._meta.app_label}.{action}_{self.model._meta.model_name}"
-        org_ids = access_for(user).orgs_for(perm)
         if not org_ids:
             return self.none()
         return self.filter(**{f"{self.model.org_field}__in": sorted(org_ids)})
+
+
+def restricted_org_ids(model, user, action: str = "view") -> frozenset[int] | None:
+    """The organisations whose rows of ``model`` ``restrict(user, action)`` keeps: None for every row (a superuser),
+    empty for none (signed out, inactive, no role that grants it)."""
+    from houqin.core.auth import access_for
+
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return None
+    return frozenset(access_for(user).orgs_for(f"{model._meta.app_label}.{action}_{model._meta.model_name}"))
 
 
 class TimeStampedModel(models.Model):

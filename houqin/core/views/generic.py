@@ -9,8 +9,8 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
@@ -19,7 +19,6 @@ from django.views import View
 from houqin.core import pagecache
 from houqin.core.attachments import panel_url as attachments_panel_url
 from houqin.core.auth import access_for, mark_viewable, user_can
-from houqin.core.db import joins_in_written_order
 from houqin.core.exporting import xlsx_response
 from houqin.core.middleware import current_org
 from houqin.core.models import ChangeLogEntry
@@ -66,12 +65,9 @@ class UIView(LoginRequiredMixin, View):
 
     def get_object(self, action: str = "view"):
         """The object, if the user may see it (else 404, leaking nothing); 403 if seen but not ``action``."""
-        with joins_in_written_order():  # one row by key, then one lookup per joined table
-            ui, user = self.ui, self.request.user
-            rows = ui.record_queryset(ui.model.objects.restrict(user, "view")) if ui.kept_relations else \
-                ui.base_queryset(user, "view")
-            obj = get_object_or_404(rows, pk=self.kwargs["pk"])
-        self.ui.with_kept_relations(obj)
+        obj = self.ui.read_record(self.request.user, self.kwargs["pk"])
+        if obj is None:
+            raise Http404("记录不存在或您无权查看。")
         mark_viewable(obj, self.request.user)
         if action != "view" and not user_can(self.request.user, action, obj):
             raise PermissionDenied("您没有此操作的权限。")

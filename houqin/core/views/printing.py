@@ -48,10 +48,12 @@ def scan(request, kind: str, token: str):
     if scan_kind is not None:
         if scan_kind.view is not None:
             ui = ui_for(scan_kind.model)
-            obj = qr.resolve(kind, token, _unrestricted(scan_kind, ui))
+            if ui is not None:  # its record as its page reads it (houqin.core.ui.ModelUI.read_record)
+                pk = qr.read_token(scan_kind.model_label, token)
+                obj = ui.read_record(None, pk, restricted=False) if pk is not None else None
+            else:
+                obj = qr.resolve(kind, token)
             if obj is not None:
-                if ui is not None:
-                    ui.with_kept_relations(obj)
                 response = scan_kind.view(request, obj)
                 if response is not None:
                     return response
@@ -70,12 +72,6 @@ def scan(request, kind: str, token: str):
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     raise Http404("记录不存在或您无权查看。")
-
-
-def _unrestricted(scan_kind, ui):
-    """Every row of the kind's model, with the related rows its ModelUI ``ui`` selects for a record (one query)."""
-    queryset = scan_kind.model._default_manager.all()
-    return ui.record_queryset(queryset) if ui is not None else queryset
 
 
 def scan_url(request, obj) -> str | None:
