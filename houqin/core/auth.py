@@ -7,7 +7,6 @@ filtering and object checks can never disagree.
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -146,10 +145,10 @@ class RoleBackend(ModelBackend):
     def get_user(self, user_id):
         """The signed-in user of a request, read once per data version by each process (every change to a user
         is a write that changes the version). Each request gets its own copy."""
-        from houqin.core.pagecache import kept_value
+        from houqin.core.pagecache import copy_row, kept_value
 
         user = kept_value(("user", str(user_id)), lambda: super(RoleBackend, self).get_user(user_id))
-        return copy.copy(user) if user is not None else None
+        return copy_row(user) if user is not None else None
 
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous:

@@ -222,7 +222,18 @@ def kept_row(model, pk, related: tuple[str, ...] = ()):
     small tables many records point at (schools, rooms, categories, people). Each call gets its own copy."""
     row = kept_value(("row", model._meta.label_lower, pk, related),
                      lambda: model._base_manager.select_related(*related).filter(pk=pk).order_by().first())
-    return copy.copy(row) if row is not None else None
+    return copy_row(row) if row is not None else None
+
+
+def copy_row(row):
+    """A shallow copy of a model instance, as ``copy.copy`` makes it (its own state and cache of related rows),
+    without the app registry lookup of unpickling that ``copy.copy`` goes through."""
+    state = row.__getstate__()
+    if "_memoryview_attrs" in state:  # a binary field: let pickling's path restore it
+        return copy.copy(row)
+    new = row.__class__.__new__(row.__class__)
+    new.__dict__.update(state)
+    return new
 
 
 class PageFileCache(FileBasedCache):
@@ -238,6 +249,9 @@ class PageFileCache(FileBasedCache):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._writes = 0
+        self._claimed: dict[str, int] = {}  # key -> the open build lock this instance created
+        # Keys with nothing left to release: the lock became the page, or was another build's (keep_built).
+        self._turned: set[str] = set()
 
     def _write_content(self, file, timeout, value):
         file.write(pickle.dumps(self.get_backend_timeout(timeout), self.pickle_protocol))
@@ -251,7 +265,9 @@ class PageFileCache(FileBasedCache):
     # --- One builder per page ---------------------------------------------------------------------------------
     # A lock file beside the page's file (``….building``, not counted or culled as a kept page), created with
     # O_EXCL: whoever creates it builds the page; the others wait for the page to appear. A lock older than
-    # STALE_SECONDS was left by a build that died (a killed worker) and is taken over.
+    # STALE_SECONDS was left by a build that died (a killed worker) and is taken over. The builder writes the page
+    # into its lock and renames the lock to the page's file (``keep_built``): the lock goes as the page comes, and a
+    # page costs one new file, not two (creating a file costs this server more than writing 50 kB into one).
     STALE_SECONDS = 60
 
     def _lock_path(self, key: str) -> str:
@@ -264,7 +280,12 @@ class PageFileCache(FileBasedCache):
         try:
             for _ in range(3):
                 try:
-                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                    previous = self._claimed.pop(key, None)
+                    if previous is not None:  # this instance's own earlier lock, taken over as stale
+                        os.close(previous)
+                    self._claimed[key] = fd
+                    self._turned.discard(key)
                     return True
                 except FileExistsError:
                     try:
@@ -279,7 +300,38 @@ class PageFileCache(FileBasedCache):
             logger.warning("page cache build lock failed", exc_info=True)
         return True  # no lock to be had: build without one, as before there were locks
 
+    def keep_built(self, key: str, value, timeout) -> None:
+        """Keep the page of a build this instance claimed: written into its lock, which is then renamed to the
+        page's file. Without a claim of its own (or when its lock was taken over as stale meanwhile) it is an
+        ordinary ``set``."""
+        fd = self._claimed.pop(key, None)
+        if fd is None:
+            self.set(key, value, timeout)
+            return
+        path = self._lock_path(key)
+        try:
+            with open(fd, "wb") as file:  # closes the descriptor
+                self._write_content(file, timeout, value)
+                file.flush()
+                ours = os.fstat(file.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            ours = False
+        if not ours:  # a build that outlived STALE_SECONDS: the lock at the path is another build's now
+            self._turned.add(key)  # … and not this build's to release
+            self.set(key, value, timeout)
+            return
+        self._createdir()
+        self._cull()
+        os.replace(path, self._key_to_file(key))
+        self._turned.add(key)
+
     def release_build(self, key: str) -> None:
+        if key in self._turned:
+            self._turned.discard(key)
+            return
+        fd = self._claimed.pop(key, None)
+        if fd is not None:
+            os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             os.remove(self._lock_path(key))
 
@@ -371,7 +423,7 @@ def serve(request, render):
         if kept is not None:
             return _kept_response(request, kept, "waited")
     try:
-        return _build(request, render, cache, key, ttl)
+        return _build(request, render, cache, key, ttl, claimed=owner)
     finally:
         if owner:
             cache.release_build(key)
@@ -417,7 +469,7 @@ def _kept_response(request, kept, how: str):
     return response
 
 
-def _build(request, render, cache, key: str, ttl: int):
+def _build(request, render, cache, key: str, ttl: int, claimed: bool = False):
     token_used = request.META.get("CSRF_COOKIE_NEEDS_UPDATE", False)
     setattr(request, _RENDERING, True)
     try:
@@ -433,7 +485,10 @@ def _build(request, render, cache, key: str, ttl: int):
         headers = [(name, value) for name, value in response.items()
                    if name.lower() not in ("content-length", "set-cookie", "vary")]
         try:
-            cache.set(key, (response.content, headers), ttl)
+            if claimed:
+                cache.keep_built(key, (response.content, headers), ttl)
+            else:
+                cache.set(key, (response.content, headers), ttl)
         except Exception:  # noqa: BLE001 — a full disk or a cache error only costs the next request a render
             logger.warning("page cache write failed", exc_info=True)
         response[HEADER] = "miss"

@@ -117,3 +117,31 @@ def test_a_hard_reload_neither_waits_nor_locks(pages):
     view = SlowPage(seconds=0)
     answer = pagecache.serve(RequestFactory().get("/rooms/", headers={"Cache-Control": "no-cache"}), view)
     assert answer.status_code == 200 and view.builds == 1
+
+
+def test_the_builders_lock_becomes_its_page(pages):
+    """The builder writes the page into its lock and renames it: the page is kept, no lock is left behind, and one
+    file is all the build made."""
+    view = SlowPage(seconds=0)
+    first = pagecache.serve(RequestFactory().get("/rooms/"), view)
+    assert first[pagecache.HEADER] == "miss"
+    assert not pages.building(KEY) and pages.has_page(KEY)
+    assert sorted(os.listdir(pages._dir)) == [os.path.basename(pages._key_to_file(KEY))]
+    again = pagecache.serve(RequestFactory().get("/rooms/"), view)
+    assert again[pagecache.HEADER] == "hit" and again.content == first.content and view.builds == 1
+
+
+def test_a_build_that_outlived_its_lock_keeps_its_page_and_leaves_the_new_lock_alone(pages):
+    """A build slower than STALE_SECONDS had its lock taken over by another build: it keeps its page the ordinary
+    way and neither renames nor removes the other build's lock."""
+    assert pages.claim_build(KEY)
+    path = pages._lock_path(KEY)
+    os.remove(path)  # taken over: the stale lock removed, the other build's own created
+    with open(path, "w") as other:
+        other.write("另一次生成的锁")
+    pages.keep_built(KEY, (b"<p>page</p>", []), 60)
+    pages.release_build(KEY)
+    assert pages.get(KEY) == (b"<p>page</p>", [])
+    assert pages.building(KEY)
+    with open(path) as other:
+        assert other.read() == "另一次生成的锁"
