@@ -226,9 +226,9 @@ FILTERS_EMPTY_CHOICE_LABEL = "全部"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "houqin.core.staticstorage.KeptURLManifestStaticFilesStorage"
         if PRODUCTION
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        else "houqin.core.staticstorage.KeptURLStaticFilesStorage"
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
