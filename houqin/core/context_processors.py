@@ -10,9 +10,13 @@ def navigation(request):
     from houqin.core.models import Organization
     from houqin.core.pagecache import kept_value
 
+    asked: list = []  # read once per request: the layout asks twice (the switch, and whether to show it)
+
     def org_choices():
-        ids = access_for(user).member_org_ids
-        return list(kept_value(("org_choices", user.pk), lambda: list(
-            Organization.objects.filter(pk__in=sorted(ids)).order_by("kind", "name").only("pk", "name"))))
+        if not asked:
+            ids = access_for(user).member_org_ids
+            asked.append(list(kept_value(("org_choices", user.pk), lambda: list(
+                Organization.objects.filter(pk__in=sorted(ids)).order_by("kind", "name").only("pk", "name")))))
+        return list(asked[0])
 
     return {"nav_menu": lambda: menu_for(user), "current_org": current_org(request), "org_choices": org_choices}

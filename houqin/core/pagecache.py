@@ -507,6 +507,22 @@ def cached_page(view):
     return wrapper
 
 
+def building_to_keep(request) -> bool:
+    """Whether this request is building a page to keep (its CSRF token a placeholder, kept values in use)."""
+    return bool(getattr(request, _RENDERING, False)) and keeping()
+
+
+def kept_part(request, name: str, vary: tuple, render):
+    """A part of the layout (``{% keptpart %}``), rendered once per process for this user, school worked in and
+    ``vary`` at the current data version while pages are built to be kept; otherwise ``render()``."""
+    if request is None or not building_to_keep(request):
+        return render()
+    session = request.session
+    key = ("part", name, str(session.get(SESSION_KEY)), session.get(HASH_SESSION_KEY, ""),
+           session.get("houqin_org_id"), getattr(request, "LANGUAGE_CODE", ""), *vary)
+    return kept_value(key, render)
+
+
 def csrf_token(request):
     """The CSRF token for a template rendered without the request's context processors."""
     if getattr(request, _RENDERING, False):

@@ -44,6 +44,33 @@ def url(parser, token):
     return node
 
 
+# --- {% keptpart %}: layout parts rendered once per data version ------------------------------------------------------
+class KeptPartNode(template.Node):
+    def __init__(self, name: str, vary: list, nodelist):
+        self.name, self.vary, self.nodelist = name, vary, nodelist
+
+    def render(self, context):
+        from houqin.core import pagecache
+
+        vary = tuple(str(v.resolve(context)) for v in self.vary)
+        return pagecache.kept_part(context.get("request"), self.name, vary, lambda: self.nodelist.render(context))
+
+
+@register.tag
+def keptpart(parser, token):
+    """``{% keptpart "name" var… %}…{% endkeptpart %}``: a part of the layout that is the same on every page of a user
+    in a school (the menu, the header's badges and account menu) while the data holds, rendered once per process
+    and data version when a page is built to be kept (houqin.core.pagecache.kept_part), and afresh otherwise. The
+    variables named after the part's name are part of its key (the menu's highlighted entry). What differs from
+    page to page (the address, the time, messages) must stay outside."""
+    bits = token.split_contents()
+    if len(bits) < 2 or bits[1][0] not in "'\"" or bits[1][0] != bits[1][-1]:
+        raise template.TemplateSyntaxError("keptpart needs a quoted name: {% keptpart \"menu\" %}")
+    nodelist = parser.parse(("endkeptpart",))
+    parser.delete_first_token()
+    return KeptPartNode(bits[1][1:-1], [parser.compile_filter(bit) for bit in bits[2:]], nodelist)
+
+
 @register.filter
 def as_control(bound_field):
     """Render a form field with the theme's classes (form-control, form-select, form-check-input)."""
