@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.template import engines
@@ -38,3 +39,32 @@ def test_a_template_that_does_not_compile_is_reported_not_raised(monkeypatch, ca
         done = warmup.warm_up()
     assert done["templates"] == 1 and done["failed"] == [broken]
     assert broken in caplog.text
+
+
+def test_after_the_start_a_page_reversing_into_any_namespace_builds_no_resolver(monkeypatch):
+    """Reversing into a namespace under a prefix (``assets:…``) makes Django build a resolver for that prefix and
+    fill its tables, once per process: the start does it, not a worker's first page."""
+    from django.urls import NoReverseMatch, resolvers, reverse
+
+    warmup.warm_up()
+    built = []
+    original = resolvers.URLResolver._populate
+
+    def populate(self):
+        built.append(self)
+        original(self)
+
+    monkeypatch.setattr(resolvers.URLResolver, "_populate", populate)
+
+    def names(resolver, namespace="", depth=0):
+        for name, (_prefix, sub) in resolver.namespace_dict.items():
+            yield from (f"{namespace}{name}:{key}" for key in sub.reverse_dict if isinstance(key, str))
+            if depth < 4:
+                yield from names(sub, f"{namespace}{name}:", depth + 1)
+
+    every = list(names(get_resolver()))
+    assert len(every) > 100 and "assets:asset_detail" in every
+    for name in every:
+        with contextlib.suppress(NoReverseMatch):  # names that need arguments: looked up all the same
+            reverse(name)
+    assert built == []
