@@ -121,14 +121,13 @@ class ModelUI:
             if obj is None or (org_ids is not None and getattr(obj, org_field.attname) not in org_ids):
                 return None
             return cls.with_kept_relations(obj)
-        with joins_in_written_order():  # one row by key, then one lookup per joined table
-            if not restricted:
-                rows = cls.record_queryset(model._default_manager.all())
-            elif cls.kept_relations:
-                rows = cls.record_queryset(model.objects.restrict(user, "view"))
-            else:
-                rows = cls.base_queryset(user, "view")
-            obj = rows.filter(pk=pk).order_by("pk").first()
+        if not restricted:  # the QR page: one query, whatever it joins (its budget is one or two queries)
+            obj = cls.record_queryset(model._default_manager.all()).filter(pk=pk).order_by("pk").first()
+        else:
+            with joins_in_written_order():  # one row by key, then one lookup per joined table
+                rows = cls.record_queryset(model.objects.restrict(user, "view")) if cls.kept_relations else \
+                    cls.base_queryset(user, "view")
+                obj = rows.filter(pk=pk).order_by("pk").first()
         return cls.with_kept_relations(obj) if obj is not None else None
 
     @classmethod
