@@ -360,6 +360,14 @@ def _minute() -> int:
     return int(time.time() // 60)
 
 
+def _who(request) -> tuple:
+    """Whose page it is, as the session says: the signed-in user (id and password hash), the school worked in, the
+    language. Part of the key of a kept page and of a kept part of the layout."""
+    session = request.session
+    return (str(session.get(SESSION_KEY)), session.get(HASH_SESSION_KEY, ""), session.get("houqin_org_id"),
+            getattr(request, "LANGUAGE_CODE", ""))
+
+
 def page_key(request) -> str | None:
     """The key of this request's page, or None when it may not be kept.
 
@@ -377,8 +385,7 @@ def page_key(request) -> str | None:
         return None
     headers = request.headers
     parts = (
-        settings.HOUQIN_PAGE_CACHE_RELEASE, version, _minute(), str(user_id), session.get(HASH_SESSION_KEY, ""),
-        session.get("houqin_org_id"), getattr(request, "LANGUAGE_CODE", ""), request.get_full_path(),
+        settings.HOUQIN_PAGE_CACHE_RELEASE, version, _minute(), *_who(request), request.get_full_path(),
         headers.get("HX-Request", ""), headers.get("HX-Boosted", ""), headers.get("HX-History-Restore-Request", ""),
         headers.get("HX-Target", ""),
     )
@@ -517,10 +524,7 @@ def kept_part(request, name: str, vary: tuple, render):
     ``vary`` at the current data version while pages are built to be kept; otherwise ``render()``."""
     if request is None or not building_to_keep(request):
         return render()
-    session = request.session
-    key = ("part", name, str(session.get(SESSION_KEY)), session.get(HASH_SESSION_KEY, ""),
-           session.get("houqin_org_id"), getattr(request, "LANGUAGE_CODE", ""), *vary)
-    return kept_value(key, render)
+    return kept_value(("part", name, *_who(request), *vary), render)
 
 
 def csrf_token(request):

@@ -13,9 +13,7 @@ from django.urls import reverse
 from houqin.assets.tests.factories import make_asset
 from houqin.core import pagecache, qr
 from houqin.core.models import Room
-from houqin.core.testing.pages import keep_pages, without_tokens
-
-FRESH = {"Cache-Control": "no-cache"}
+from houqin.core.testing.pages import FRESH, built_afresh, keep_pages
 
 
 def _card(world):
@@ -25,13 +23,8 @@ def _card(world):
 
 
 def _pages(client, card) -> list[str]:
-    urls = [reverse("assets:asset_detail", args=[card.pk]), reverse("scan", args=["a", qr.token_for(card)])]
-    pages = []
-    for url in urls:
-        response = client.get(url, headers=FRESH)
-        assert response.status_code == 200, url
-        pages.append(without_tokens(response))
-    return pages
+    return built_afresh(client, [reverse("assets:asset_detail", args=[card.pk]),
+                                 reverse("scan", args=["a", qr.token_for(card)])])
 
 
 @pytest.mark.django_db

@@ -17,8 +17,22 @@ def keep_pages(settings, monkeypatch) -> None:
     monkeypatch.setattr(pagecache, "_minute", lambda: 1000)
 
 
+# A hard reload: the page is built afresh rather than served kept.
+FRESH = {"Cache-Control": "no-cache"}
+
+
 def without_tokens(response) -> str:
     return TOKEN.sub("", response.content.decode())
+
+
+def built_afresh(client, urls) -> list[str]:
+    """Each page of ``urls`` built afresh (a hard reload; 200 asserted), without its CSRF tokens."""
+    pages = []
+    for url in urls:
+        response = client.get(url, headers=FRESH)
+        assert response.status_code == 200, url
+        pages.append(without_tokens(response))
+    return pages
 
 
 def assert_kept_safely(client, url: str) -> None:

@@ -17,23 +17,13 @@ from django.urls import reverse
 from houqin.core import pagecache
 from houqin.core.models import Notification
 from houqin.core.testing.factories import grant, make_user
-from houqin.core.testing.pages import keep_pages, without_tokens
+from houqin.core.testing.pages import built_afresh, keep_pages
 
-FRESH = {"Cache-Control": "no-cache"}
 NEXT = re.compile(r'<input type="hidden" name="next" value="([^"]*)" form="org-switch-form">')
 
 
 def _parts() -> set:
     return {key[1] for key in pagecache._VALUES if key[0] == "part"}
-
-
-def _pages(client, urls) -> list[str]:
-    pages = []
-    for url in urls:
-        response = client.get(url, headers=FRESH)
-        assert response.status_code == 200, url
-        pages.append(without_tokens(response))
-    return pages
 
 
 @pytest.fixture
@@ -49,12 +39,12 @@ def test_pages_with_kept_parts_are_the_pages_rendered_afresh(world, settings, mo
             reverse("core:room_list") + "?q=%E6%95%99", reverse("dashboard")]
     client = Client()
     client.force_login(two_school_user)
-    afresh = _pages(client, urls)  # keeping off (the tests' default): every part rendered for its page
+    afresh = built_afresh(client, urls)  # keeping off (the tests' default): every part rendered for its page
     keep_pages(settings, monkeypatch)
     pagecache._VALUES.clear()
-    _pages(client, urls)  # renders the parts once…
+    built_afresh(client, urls)  # renders the parts once…
     assert _parts() == {"menu", "header"}
-    kept = _pages(client, urls)  # …and builds every page with them
+    kept = built_afresh(client, urls)  # …and builds every page with them
     assert kept == afresh
     # The school switch returns to the page it was used on, though the header around it is kept.
     assert [NEXT.search(page).group(1).replace("&amp;", "&") for page in kept] == urls
@@ -66,10 +56,10 @@ def test_a_new_notification_shows_in_the_kept_header_at_once(world, settings, mo
     client = Client()
     client.force_login(world.admin_a)
     url = reverse("core:room_list")
-    before = _pages(client, [url])[0]
+    before = built_afresh(client, [url])[0]
     assert 'data-testid="unread-count"' not in before
     Notification.objects.create(recipient=world.admin_a, org=world.a.org, title="新的报修单")
-    after = _pages(client, [url])[0]
+    after = built_afresh(client, [url])[0]
     assert 'data-testid="unread-count">1<' in after
 
 
