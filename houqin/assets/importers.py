@@ -18,14 +18,17 @@ card (numbered ZC-年份-流水号 when the file has no number for it) with the 
 Speed (a register may have 100,000 rows): rows are handled in batches of ``batch_size``; lookups are loaded once,
 existing cards once per batch; rows are validated with the model's rules without a form per row (``Asset.clean``
 through ``clean_instance``, with today and the school's threshold worked out once); new cards and their 登记
-events are inserted in one statement each (``COPY`` on PostgreSQL), the batch's new cards are logged as one
+events are inserted in a statement or two each (``COPY`` on PostgreSQL), the batch's new cards are logged as one
 change-log entry naming them (each keeps its 登记 event), and the numbers of all new cards are reserved as one
-block. Queries grow with batches, not rows (see docs/importing.md).
+block. When committing, each batch is written by a second thread while the next one is checked (``write_behind``;
+the file is then cut into about four batches). Queries grow with batches, not rows (see docs/importing.md).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+import itertools
 import json
 import re
 import unicodedata
@@ -43,7 +46,13 @@ from houqin.assets.models import Asset, AssetCategory, AssetEvent
 from houqin.assets.numbering import advance_to, parse_number, reserve_numbers
 from houqin.core.auth import user_can
 from houqin.core.importing.base import NOT_VISIBLE, Action, Importer, Missing, ParsedRow, Plan
-from houqin.core.importing.bulk import KeysNotFound, RawJSON, bulk_create_logged, bulk_update_logged, insert_rows
+from houqin.core.importing.bulk import (
+    KeysNotFound,
+    RawJSON,
+    bulk_update_logged,
+    insert_rows,
+    prepare_create_logged,
+)
 from houqin.core.importing.errors import CellError
 from houqin.core.importing.locations import ROOM_TYPE_SYNONYMS
 from houqin.core.importing.mapping import ImportField
@@ -185,6 +194,7 @@ class AssetImporter(Importer):
     # about 3 KB, so a batch about 60 MB.
     batch_size = 20_000
     validate_with = "model"
+    write_behind = True  # each batch written while the next is checked (see writer_for)
     fields = (
         ImportField("number", "资产编号", ("编号", "资产代码", "卡片编号", "资产卡片编号", "财产编号", "资产编码",
                                          "卡片号", "资产卡片号"),
@@ -757,48 +767,69 @@ class AssetImporter(Importer):
                 ("新建楼层", len(self.new_floors))]
 
     # --- Writing ------------------------------------------------------------------------------------------------
+    def writer_for(self, plans: list[Plan]):
+        """The batch's write in two halves (see ``write``): the first here, in the importing thread, the second
+        returned to run in the writer thread while the next batch is planned."""
+        return functools.partial(self.write_prepared, self.prepare_write(plans))
+
     def write(self, plans: list[Plan]) -> list:
-        """The batch's new places, then its new cards (one ``executemany``; their ids read back through what the
-        user may see, which checks they are visible), their 登记 events and change-log entries, then the updated
+        """The batch's new places, then its new cards (a few large statements; their ids read back through what the
+        user may see, which checks they are visible), their 登记 events and change-log entry, then the updated
         cards. A few queries per batch, however large."""
-        saved = self.save_new_places()
+        return self.write_prepared(self.prepare_write(plans))
+
+    def prepare_write(self, plans: list[Plan]) -> dict:
+        """What can be done before the cards are inserted, and must be done before the next batch is planned: the new
+        places saved (their ids go into the cards' rows), the cards numbered, their rows' values and their 登记
+        events' facts worked out."""
+        unsaved, self.unsaved = self.unsaved, []
+        saved = self.save_new_places(unsaved, list(self.new_floors))
         new = [p.instance for p in plans if p.action == Action.CREATE]
-        updated = [p for p in plans if p.action == Action.UPDATE]
+        insert = facts = None
         if new:
             self.number_cards(new)
+            insert = prepare_create_logged(
+                new, key_field="number", keys_from=Asset.objects.restrict(self.user, "view").filter(org=self.org),
+                log_batch=f"导入登记 {len(new)} 张资产卡片：{new[0].number} 等" if len(new) > 1
+                else f"导入登记资产卡片：{new[0]}")
+            facts = [self.registered_facts_json(card) for card in new]
+        return {"saved": saved, "new": new, "insert": insert, "facts": facts,
+                "updated": [p for p in plans if p.action == Action.UPDATE]}
+
+    def write_prepared(self, prepared: dict) -> list:
+        """The rest of the batch's write (``prepare_write`` did the first part): the cards inserted, their ids read
+        back, their events and change-log entry, the updated cards."""
+        new, updated = prepared["new"], prepared["updated"]
+        if new:
             try:
-                bulk_create_logged(new, key_field="number",
-                                   keys_from=Asset.objects.restrict(self.user, "view").filter(org=self.org),
-                                   above=self.highest_pk,
-                                   log_batch=f"导入登记 {len(new)} 张资产卡片：{new[0].number} 等"
-                                   if len(new) > 1 else f"导入登记资产卡片：{new[0]}")
+                prepared["insert"](self.highest_pk)
             except KeysNotFound:
                 self.abort(NOT_VISIBLE)
             self.highest_pk = max(card.pk for card in new)  # the next batch's new cards come above it
-            self.record_events((card, AssetEventCode.REGISTER, self.registered_facts_json(card), "导入登记")
-                               for card in new)
+            self.record_events(zip(new, itertools.repeat(AssetEventCode.REGISTER), prepared["facts"],
+                                   itertools.repeat("导入登记"), strict=False))
         if updated:
             bulk_update_logged([p.instance for p in updated])
             self.record_events((p.instance, AssetEventCode.ADJUST, p.place_changes, "导入更新")
                                for p in updated if p.place_changes)
         for _ in range(len(new) + len(updated)):
             self.row_written()
-        return [*saved, *(p.instance for p in updated)]  # new cards: checked as their ids were read
+        return [*prepared["saved"], *(p.instance for p in updated)]  # new cards: checked as their ids were read
 
-    def save_new_places(self) -> list:
-        """The departments, campuses, buildings, floors and rooms planned so far and not saved yet (in that order
-        of dependence), each through ``save()``: the change log records them."""
+    def save_new_places(self, unsaved: list, floors: list) -> list:
+        """The departments, campuses, buildings, floors and rooms planned and not saved yet (``unsaved``, in that
+        order of dependence), each through ``save()``: the change log records them. ``floors``: the keys of the
+        new floors planned so far."""
         saved = []
-        for obj in self.unsaved:
+        for obj in unsaved:
             for name in ("campus", "building", "floor"):  # pick up the ids of parents saved just before
                 related = getattr(obj, name, None) if hasattr(type(obj), name) else None
                 if related is not None:
                     setattr(obj, name, related)
             if isinstance(obj, Building) and obj.name == HOLDING_BUILDING:
-                obj.floors_above = max([1, *(lv for (b, lv) in self.new_floors if b == id(obj) and lv > 0)])
+                obj.floors_above = max([1, *(lv for (b, lv) in floors if b == id(obj) and lv > 0)])
             obj.save()
             saved.append(obj)
-        self.unsaved = []
         return saved
 
     def number_cards(self, cards: list[Asset]) -> None:

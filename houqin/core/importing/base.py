@@ -7,7 +7,9 @@ and saved with ``Model.save()``, so the change log records every created and upd
 
 Large registers set ``batch_size``: rows are then parsed, matched, validated and written one batch at a time (in
 the same transaction), so memory and queries grow with batches, not rows; and ``validate_with = "model"``
-validates rows with the model's field validators and ``clean()`` instead of building a form per row.
+validates rows with the model's field validators and ``clean()`` instead of building a form per row; with
+``write_behind``, each batch is written by a second thread while the next one is checked
+(``houqin.core.importing.writebehind``).
 
 ``commit(importer_class, data, user, org, options=…)`` is a plain function so that a background job can run it.
 """
@@ -31,10 +33,13 @@ from houqin.core.importing.errors import CellError
 from houqin.core.importing.mapping import ImportData, ImportField, mapping_errors
 from houqin.core.importing.options import ImportOption, clean_options
 from houqin.core.importing.values import cell_text, parse_text, quick_check
+from houqin.core.importing.writebehind import WriteBehind
 
 MAX_CHANGES_SHOWN = 200
 NOT_VISIBLE = "导入后部分记录将不属于本单位或您无权查看，已取消导入。"
 _INF = float("inf")
+WRITE_BEHIND_BATCHES = 4  # a quarter of the writing left un-overlapped (the last batch's), a few queries per batch
+WRITE_BEHIND_MIN_ROWS = 500
 _FORM_CLASSES: dict[tuple, type] = {}
 
 
@@ -217,6 +222,11 @@ class Importer:
     # "form": each row through ``form_class`` (its clean methods too). "model": the model's field validators and
     # clean() only, without a form per row (the importer resolves every foreign key itself).
     validate_with: ClassVar[str] = "form"
+    # With ``batch_size``: on commit, write each batch in a second thread while the next one is checked
+    # (houqin.core.importing.writebehind). The file is then cut into about ``WRITE_BEHIND_BATCHES`` batches (at
+    # least ``WRITE_BEHIND_MIN_ROWS`` rows, at most ``batch_size``). The importer's ``write()`` must not share
+    # state with ``plan()`` except through what ``writer_for()`` hands over.
+    write_behind: ClassVar[bool] = False
 
     def __init__(self, user, org, options: dict | None = None):
         self.user = user
@@ -232,6 +242,7 @@ class Importer:
         self._matched: dict[int, int] = {}  # pk of an existing row → the file row that updates it
         self._progress = None
         self._rows_total = 0
+        self._rows_checked = 0
         self._written = 0
 
     # --- Permissions ------------------------------------------------------------------------------------------
@@ -285,11 +296,12 @@ class Importer:
     def _run(self, data: ImportData, write: bool = False, progress=None) -> ImportResult:
         """Parse, match and validate every row; with ``write`` (and no errors) also save them.
 
-        ``progress(done, total)`` is called as rows are checked (``1 … n`` of ``n``, or of ``2n`` with ``write``)
-        and then as they are written (``n + 1 … 2n``; ``write`` calls ``row_written()`` per saved row).
+        ``progress(done, total)`` is called as rows are checked and written: ``done`` is the rows checked plus the
+        rows written, of ``2n`` with ``write`` (``write`` calls ``row_written()`` per saved row), else of ``n``.
 
         With ``batch_size``, each batch is parsed, prepared, planned and (with ``write``, as long as no row has
-        failed) written before the next one; the caller's transaction makes it all or nothing.
+        failed) written before the next one — or, with ``write_behind``, while the next one is parsed and planned;
+        the caller's transaction makes it all or nothing.
         """
         self.data = data
         self.writing = write
@@ -308,35 +320,59 @@ class Importer:
         total = sum(1 for _, cells in data.rows if self.has_values(cells))
         self.result.total = total
         steps = total * (2 if write else 1)
-        self._progress, self._rows_total, self._written = progress, total, 0
+        self._progress, self._rows_total, self._rows_checked, self._written = progress, total, 0, 0
         self.setup()
-        done = 0
-        size = self.batch_size or len(data.rows) or 1
-        for start in range(0, len(data.rows), size):
-            rows = [self.parse(number, cells) for number, cells in data.rows[start:start + size]]
-            rows = [r for r in rows if r is not None]
-            self.prepare([r for r in rows if r.ok])
-            plans = []
-            for row in rows:
-                done += 1
-                if progress is not None:
-                    progress(done, steps)
-                if not row.ok:
-                    continue
-                plan = self.plan(row)
-                if plan is None:
-                    continue
-                plans.append(plan)
-                self.count(plan)
-            if write and self.result.ok:
-                saved = self.write(plans)
-                self.check_still_visible(saved)
+        size = self.batch_rows(len(data.rows))
+        behind = write and self.write_behind and size < len(data.rows)
+        with WriteBehind() if behind else contextlib.nullcontext() as writer:
+            for start in range(0, len(data.rows), size):
+                rows = [self.parse(number, cells) for number, cells in data.rows[start:start + size]]
+                rows = [r for r in rows if r is not None]
+                self.prepare([r for r in rows if r.ok])
+                plans = []
+                for row in rows:
+                    self._rows_checked += 1
+                    # While a batch is written, its thread reports (a report may write to the database).
+                    if progress is not None and (writer is None or not writer.busy()):
+                        progress(self._rows_checked + self._written, steps)
+                    if not row.ok:
+                        continue
+                    plan = self.plan(row)
+                    if plan is None:
+                        continue
+                    plans.append(plan)
+                    self.count(plan)
+                if write and self.result.ok:
+                    if writer is None:
+                        saved = self.write(plans)
+                        self.check_still_visible(saved)
+                    else:
+                        writer.submit(functools.partial(self._write_and_check, self.writer_for(plans)))
         self.finish()
         self.result.extra = self.extra_counts()
         self.result.errors.sort(key=lambda e: e.row)  # parsing and matching found them in two passes
         if write and self.result.ok and progress is not None:
             progress(steps, steps)
         return self.result
+
+    def batch_rows(self, rows: int) -> int:
+        """How many rows of the file each batch takes."""
+        if not self.batch_size:
+            return rows or 1
+        if not (self.writing and self.write_behind):
+            return self.batch_size
+        # About WRITE_BEHIND_BATCHES equal batches, fewer for a small file, more when they would exceed batch_size.
+        batches = max(min(WRITE_BEHIND_BATCHES, -(-rows // WRITE_BEHIND_MIN_ROWS)), -(-rows // self.batch_size), 1)
+        return max(1, -(-rows // batches))
+
+    def writer_for(self, plans: list[Plan]):
+        """With ``write_behind``, called in the importing thread as a batch is handed over: a function that writes it
+        (in the writer thread, while the next batch is planned). Take here whatever of the importer's state the
+        write needs that planning the next batch would change."""
+        return functools.partial(self.write, plans)
+
+    def _write_and_check(self, write) -> None:
+        self.check_still_visible(write())
 
     def count(self, plan: Plan) -> None:
         if plan.action == Action.CREATE:
@@ -709,11 +745,11 @@ class Importer:
         return saved
 
     def row_written(self) -> None:
-        """One more planned row saved: report ``rows + written`` of ``2 × rows`` steps."""
+        """One more planned row saved: report ``checked + written`` of ``2 × rows`` steps."""
         self._written += 1
         if self._progress is not None and self._rows_total:
             total = self._rows_total * 2
-            self._progress(min(self._rows_total + self._written, total), total)
+            self._progress(min(self._rows_checked + self._written, total), total)
 
     def check_still_visible(self, saved: list) -> None:
         """Every written row must be one the importing user can see in this school (else roll back). ``write()``

@@ -23,6 +23,7 @@ Django's bulk methods inside ``wide_batches()``, use the connection's real limit
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import operator
 import sqlite3
@@ -31,7 +32,7 @@ from collections.abc import Iterable
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, router
 from django.db.backends.base.operations import BaseDatabaseOperations
-from django.db.models import JSONField, Max
+from django.db.models import Count, JSONField, Max, Min
 from django.utils import timezone
 
 from houqin.core import changelog, context
@@ -163,16 +164,14 @@ def _chunks(items: list, size: int):
 
 def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: int | None = None) -> int:
     """INSERT ``rows`` (tuples of Python values for the fields ``columns`` — names or attnames, e.g. "asset_id")
-    with ``executemany``: one call for all of them (they are prepared as the driver reads them), or one per
-    ``batch_size`` rows; returns how many."""
+    with as few statements as the database allows (``_write_rows``; the rows are prepared as they are read), or
+    ``batch_size`` rows at a time; returns how many."""
     using = router.db_for_write(model)
     connection = connections[using]
     meta = model._meta
     fields = [meta.get_field(c) for c in columns]
     preps = [(i, p) for i, p in enumerate(_preparer(f, connection) for f in fields) if p is not None]
     quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
     count = 0
 
     def prepared(rows):
@@ -191,34 +190,69 @@ def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: in
         if batch_size is None:
             # Built before the call: psycopg holds the connection while it reads the rows, so a row whose making
             # runs a query (a related object loaded lazily) would wait for itself forever.
-            _write_rows(cursor, table, names, _materialised(prepared(rows), connection), sql)
+            _write_rows(cursor, table, names, _materialised(prepared(rows), connection))
         else:
             rows = list(rows)
             for chunk in _chunks(rows, batch_size):
-                _write_rows(cursor, table, names, list(prepared(chunk)), sql)
+                _write_rows(cursor, table, names, list(prepared(chunk)))
     return count
 
 
-def _write_rows(cursor, table: str, names: list[str], rows, insert_sql: str) -> None:
+def _write_rows(cursor, table: str, names: list[str], rows) -> None:
     """Many rows into ``table``: ``COPY … FROM STDIN`` on PostgreSQL (one statement that streams the rows, several
-    times faster than an INSERT per row), ``executemany`` of ``insert_sql`` elsewhere. The COPY goes through the
-    connection's execute wrappers and query log like any query, so query counts still see it."""
+    times faster than an INSERT per row), elsewhere ``INSERT … VALUES (…), (…), …`` statements of as many rows as the
+    connection's parameter limit allows (SQLite as Debian builds it: 250,000, so a statement per 8,000 cards).
+
+    One statement for many rows, not ``executemany``: the driver lets other threads run while the database works,
+    once per statement instead of once per row — a writer thread (houqin.core.importing.writebehind) then waits for
+    the interpreter a few times per batch, not 20,000 times. The statements go through the connection's execute
+    wrappers and query log like any query, so query counts still see them."""
     connection = cursor.db
-    if connection.vendor != "postgresql":
-        cursor.executemany(insert_sql, rows)
+    quoted = ", ".join(names)
+    if connection.vendor == "postgresql":
+        sql = f"COPY {table} ({quoted}) FROM STDIN"
+
+        def copy(sql, params, many, context):
+            with connection.wrap_database_errors, cursor.cursor.copy(sql) as stream:
+                for row in rows:
+                    stream.write_row(row)
+
+        _execute_logged(cursor, sql, None, copy)
         return
-    sql = f"COPY {table} ({', '.join(names)}) FROM STDIN"
+    # The statement is written with the driver's own placeholders and run by the driver itself: Django's SQLite
+    # cursor would first rewrite every "%s" of a statement with 150,000 of them (a quarter of a second per batch).
+    width = len(names)
+    per_statement = max(1, _params_limit(connection) // width)
+    sqlite = isinstance(cursor.cursor, sqlite3.Cursor)
+    row_sql = "(" + ", ".join(["?" if sqlite else "%s"] * width) + ")"
+    head = f"INSERT INTO {table} ({quoted}) VALUES "
+    statements: dict[int, str] = {}
 
-    def copy(sql, params, many, context):
-        with cursor.cursor.copy(sql) as stream:
-            for row in rows:
-                stream.write_row(row)
+    def insert(sql, params, many, context):
+        with connection.wrap_database_errors:
+            if sqlite:
+                return sqlite3.Cursor.execute(cursor.cursor, sql, params)  # under Django's wrapper
+            return cursor.cursor.execute(sql, params)
 
-    if hasattr(cursor, "debug_sql"):  # a CursorDebugWrapper (DEBUG, or a test capturing queries)
+    rows = iter(rows)
+    while True:
+        chunk = list(itertools.islice(rows, per_statement))
+        if not chunk:
+            return
+        sql = statements.get(len(chunk))
+        if sql is None:
+            sql = statements[len(chunk)] = head + ", ".join([row_sql] * len(chunk))
+        _execute_logged(cursor, sql, list(itertools.chain.from_iterable(chunk)), insert)
+
+
+def _execute_logged(cursor, sql: str, params, executor) -> None:
+    """``executor`` through the connection's execute wrappers and, when queries are logged (``DEBUG``, a test
+    capturing queries), into the log — as the statement alone: Django would otherwise quote every parameter."""
+    if hasattr(cursor, "debug_sql"):  # a CursorDebugWrapper
         with cursor.debug_sql(sql):
-            cursor._execute_with_wrappers(sql, None, False, copy)
+            cursor._execute_with_wrappers(sql, params, False, executor)
     else:
-        cursor._execute_with_wrappers(sql, None, False, copy)
+        cursor._execute_with_wrappers(sql, params, False, executor)
 
 
 def _materialised(rows, connection):
@@ -253,56 +287,63 @@ def _values(objs: list, fields: list, connection):
         yield values
 
 
-def insert_instances(objs: list, *, key_field: str | None = None, keys_from=None, above: int | None = None) -> list:
-    """INSERT new instances of one model and set their primary keys — what ``bulk_create`` does, without compiling
-    each value (no expressions, no signals).
-
-    With ``key_field`` (a field whose value tells the rows apart within ``keys_from``, e.g. an asset's number
-    within its school) all rows go in with one ``executemany`` (``COPY`` on PostgreSQL) and their keys are read
-    back with that field: a few queries however many rows. ``keys_from`` (default: all rows of the model) is the
-    queryset to read them from — one restricted to what the user may see makes this a visibility check too: rows
-    it does not return raise ``KeysNotFound``. With an integer primary key (from a sequence) the read is of the rows
-    above the highest key before the insert: ``above`` when the caller knows one (e.g. the previous batch's highest
-    new key), else one query finds it; other keys are looked up by ``key_field``, 20,000 or so per query. Without
-    ``key_field``, multi-row ``INSERT … RETURNING`` statements as large as the database's parameter limit allows
-    (``bulk_create`` on a database without it)."""
-    if not objs:
-        return objs
+def _stamped(objs: list) -> tuple:
+    """The model's connection and the fields an INSERT writes, with auto_now(_add) set on ``objs``: one timestamp
+    for all (pre_save would take one per row)."""
     model = type(objs[0])
-    using = router.db_for_write(model)
-    connection = connections[using]
-    meta = model._meta
-    pk = meta.pk
-    fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
+    connection = connections[router.db_for_write(model)]
+    pk = model._meta.pk
+    fields = [f for f in model._meta.concrete_fields if f is not pk and not f.generated]
     now = timezone.now()
-    for field in fields:  # auto_now(_add): one timestamp for all (pre_save would take one per row)
+    for field in fields:
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             for obj in objs:
                 setattr(obj, field.attname, now)
+    return connection, fields
+
+
+def prepare_insert(objs: list, *, key_field: str, keys_from=None):
+    """``insert_instances(objs, key_field=…)`` in two halves. This one works out the rows' values now (timestamps,
+    the keys of parents saved since they were assigned, the database's forms of the values) and returns the other,
+    ``write(above=None)``: the statements and the keys read back, which may run later in another thread on this
+    thread's connection (``houqin.core.importing.writebehind``) while this thread goes on with the next rows."""
+    model = type(objs[0])
+    connection, fields = _stamped(objs)
+    using = connection.alias
+    pk = model._meta.pk
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    placeholder = f"({', '.join(['%s'] * len(fields))})"
-    limit = _params_limit(connection)
-    if key_field is not None:
-        source = keys_from if keys_from is not None else model._base_manager.using(using)
-        source = source.order_by()
+    table, names = quote(model._meta.db_table), [quote(f.column) for f in fields]
+    rows = list(_values(objs, fields, connection))
+    source = (keys_from if keys_from is not None else model._base_manager.using(using)).order_by()
+    sequence = pk.get_internal_type() in ("AutoField", "BigAutoField", "SmallAutoField")
+
+    def write(above: int | None = None) -> list:
         by_key = {getattr(obj, key_field): obj for obj in objs}
         # Integer keys come from a sequence: the new rows are the ones above the highest key before the insert
         # (one range read, cheaper than looking 20,000 keys up); other keys are looked up by ``key_field``.
         floor = None
-        if pk.get_internal_type() in ("AutoField", "BigAutoField", "SmallAutoField"):
+        if sequence:
             floor = above if above is not None else (
                 model._base_manager.using(using).order_by().aggregate(top=Max("pk"))["top"] or 0)
         with connection.cursor() as cursor:
-            _write_rows(cursor, quote(meta.db_table), [quote(f.column) for f in fields],
-                        _materialised(_values(objs, fields, connection), connection),
-                        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {placeholder}")
+            _write_rows(cursor, table, names, rows)
         if floor is not None:
-            lookups = [source.filter(pk__gt=floor)]
+            above_floor = source.filter(pk__gt=floor)
+            found = above_floor.aggregate(rows=Count("pk"), low=Min("pk"), high=Max("pk"))
+            if found["rows"] == len(objs) and found["high"] - found["low"] + 1 == len(objs):
+                # As many rows above the floor as were written, with consecutive keys: the sequence numbered them in
+                # the order they were written, no one else's rows among them (another transaction's would leave a
+                # gap, its own rows being invisible here), and every one is visible. One row read, not 20,000.
+                for key, obj in enumerate(objs, start=found["low"]):
+                    obj.pk = key
+                    obj._state.adding = False
+                    obj._state.db = using
+                return objs
+            lookups = [above_floor]
         else:
             keys = list(by_key)
             lookups = (source.filter(**{f"{key_field}__in": chunk})
-                       for chunk in _chunks(keys, max(1, min(20_000, limit - 100))))
+                       for chunk in _chunks(keys, max(1, min(20_000, _params_limit(connection) - 100))))
         for queryset in lookups:
             for key, found in queryset.values_list(key_field, "pk"):
                 obj = by_key.get(key)
@@ -314,10 +355,39 @@ def insert_instances(objs: list, *, key_field: str | None = None, keys_from=None
         if missing:
             raise KeysNotFound(missing)
         return objs
+
+    return write
+
+
+def insert_instances(objs: list, *, key_field: str | None = None, keys_from=None, above: int | None = None) -> list:
+    """INSERT new instances of one model and set their primary keys — what ``bulk_create`` does, without compiling
+    each value (no expressions, no signals).
+
+    With ``key_field`` (a field whose value tells the rows apart within ``keys_from``, e.g. an asset's number
+    within its school) the rows go in with a few large statements (``COPY`` on PostgreSQL) and their keys are read
+    back with that field: a few queries however many rows. ``keys_from`` (default: all rows of the model) is the
+    queryset to read them from — one restricted to what the user may see makes this a visibility check too: rows
+    it does not return raise ``KeysNotFound``. With an integer primary key (from a sequence) the read is of the rows
+    above the highest key before the insert: ``above`` when the caller knows one (e.g. the previous batch's highest
+    new key), else one query finds it; other keys are looked up by ``key_field``, 20,000 or so per query
+    (``prepare_insert`` splits this in two). Without ``key_field``, multi-row ``INSERT … RETURNING`` statements as
+    large as the database's parameter limit allows (``bulk_create`` on a database without it)."""
+    if not objs:
+        return objs
+    if key_field is not None:
+        return prepare_insert(objs, key_field=key_field, keys_from=keys_from)(above)
+    model = type(objs[0])
+    connection, fields = _stamped(objs)
+    using = connection.alias
+    pk = model._meta.pk
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholder = f"({', '.join(['%s'] * len(fields))})"
+    limit = _params_limit(connection)
     if not connection.features.can_return_rows_from_bulk_insert or not pk.db_returning:
         with wide_batches(using):
             return model.objects.using(using).bulk_create(objs, batch_size=BATCH_SIZE)
-    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "
     returning, returning_params = connection.ops.return_insert_columns([pk])
     per_statement = max(1, min(5_000, limit // len(fields)))
     with connection.cursor() as cursor:
@@ -431,6 +501,29 @@ def bulk_create_logged(objs: list, *, key_field: str | None = None, keys_from=No
     created values another append-only record keeps row by row (an asset card's 登记 event)."""
     if not objs:
         return objs
+    if key_field is not None:
+        return prepare_create_logged(objs, key_field=key_field, keys_from=keys_from, log_batch=log_batch)(above)
+    _fill_search_index(objs)
+    insert_instances(objs)
+    _log_created(objs, None, log_batch)
+    return objs
+
+
+def prepare_create_logged(objs: list, *, key_field: str, keys_from=None, log_batch: str | None = None):
+    """``bulk_create_logged(objs, key_field=…)`` in two halves, as ``prepare_insert``: the search column and the
+    rows' values now; the returned ``write(above=None)`` inserts them, reads their keys back and logs them."""
+    _fill_search_index(objs)
+    insert = prepare_insert(objs, key_field=key_field, keys_from=keys_from)
+
+    def write(above: int | None = None) -> list:
+        insert(above)
+        _log_created(objs, key_field, log_batch)
+        return objs
+
+    return write
+
+
+def _fill_search_index(objs: list) -> None:
     model = type(objs[0])
     if issubclass(model, SearchableModel):
         custom = model.refresh_search_index is not SearchableModel.refresh_search_index
@@ -439,19 +532,22 @@ def bulk_create_logged(objs: list, *, key_field: str | None = None, keys_from=No
                 obj.refresh_search_index()
             else:
                 obj.search_index = search_index(obj)
-    insert_instances(objs, key_field=key_field, keys_from=keys_from, above=above)
-    if issubclass(model, ChangeLoggedModel):
-        if log_batch is not None:
-            after = {"条数": len(objs), "id": [obj.pk for obj in objs]}
-            if key_field is not None:
-                after[model._meta.get_field(key_field).attname] = [getattr(obj, key_field) for obj in objs]
-            org_ids = {getattr(obj, "org_id", None) for obj in objs}
-            changelog.log_batch(model, "create", log_batch, after, org_id=org_ids.pop() if len(org_ids) == 1 else None,
-                                using=router.db_for_write(model))
-        else:
-            snapshot = _snapshotter(model)
-            _log("create", ((obj, None, snapshot(obj)) for obj in objs))
-    return objs
+
+
+def _log_created(objs: list, key_field: str | None, log_batch: str | None) -> None:
+    model = type(objs[0])
+    if not issubclass(model, ChangeLoggedModel):
+        return
+    if log_batch is not None:
+        after = {"条数": len(objs), "id": [obj.pk for obj in objs]}
+        if key_field is not None:
+            after[model._meta.get_field(key_field).attname] = [getattr(obj, key_field) for obj in objs]
+        org_ids = {getattr(obj, "org_id", None) for obj in objs}
+        changelog.log_batch(model, "create", log_batch, after, org_id=org_ids.pop() if len(org_ids) == 1 else None,
+                            using=router.db_for_write(model))
+    else:
+        snapshot = _snapshotter(model)
+        _log("create", ((obj, None, snapshot(obj)) for obj in objs))
 
 
 def bulk_update_logged(objs: list, batch_size: int = BATCH_SIZE) -> int:
