@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import random
+import statistics
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from houqin.bench.county import CARD_KINDS, SEED
 HEADERS = ["资产编号", "资产名称", "分类代码", "规格型号", "品牌", "数量", "单位", "单价", "金额", "取得日期",
            "取得方式", "使用部门", "存放地点", "使用人/保管人", "状态", "备注"]
 BARE_TABLE = "bench_bare_import"
+IMPORT_RUNS = 3  # of the baseline and of the import, alternating
 
 
 def write_register(path: Path, rows: int, *, rooms: list[str], departments: list[str], seed: int = SEED) -> None:
@@ -108,19 +110,32 @@ def import_metrics(scale, workdir: Path, keeper: str, *, log=print) -> list[dict
         if not path.exists():
             write_register(path, rows, rooms=rooms, departments=departments)
         files[rows] = path
-    log(f"[{connection.vendor}] P1 导入 {scale.import_rows:,} 行：基线 b（解析 + 原始插入）……")
-    bare = child_job("bare-import", "--file", str(files[scale.import_rows]))
-    log(f"[{connection.vendor}] P1 导入 {scale.import_rows:,} 行：真实导入……")
-    real = child_job("import", "--username", keeper, "--file", str(files[scale.import_rows]))
+    # Baseline and import alternate, IMPORT_RUNS times each; the medians are compared. One run of each moved the
+    # ratio by a third from one run of the benchmark to the next (the baseline took 0.6 s one hour, 1.15 s the next).
+    bares, reals = [], []
+    for n in range(IMPORT_RUNS):
+        round_ = f"[{connection.vendor}] P1 导入 {scale.import_rows:,} 行（第 {n + 1}/{IMPORT_RUNS} 轮）"
+        log(f"{round_}：基线 b（解析 + 原始插入）……")
+        bares.append(child_job("bare-import", "--file", str(files[scale.import_rows])))
+        log(f"{round_}：真实导入……")
+        reals.append(child_job("import", "--username", keeper, "--file", str(files[scale.import_rows])))
     small = child_job("import", "--username", keeper, "--file", str(files[small_rows]))
-    ratio = real["seconds"] / bare["seconds"] if bare["seconds"] else None
-    note = f"{real.get('created')} cards created, {real.get('errors')} row errors {real.get('first_errors') or ''}"
+    bare_seconds = statistics.median(b["seconds"] for b in bares)
+    real_seconds = statistics.median(r["seconds"] for r in reals)
+    real = reals[0]
+    ratio = real_seconds / bare_seconds if bare_seconds else None
+    errors = max(r.get("errors") or 0 for r in reals)
+    imports = ", ".join(f"{r['seconds']:.2f}" for r in reals)
+    baselines = ", ".join(f"{b['seconds']:.2f}" for b in bares)
+    note = (f"median of {IMPORT_RUNS} alternating runs: import {imports} s, baseline b {baselines} s; "
+            f"{real.get('created')} cards created each, {errors} row errors {real.get('first_errors') or ''}").strip()
+    peak = max(r["peak_mb"] for r in reals)
     results += [
-        metric("P1.seconds", f"import {scale.import_rows:,}-row register", real["seconds"], "s",
-               baseline=bare["seconds"], ratio=ratio, target=f"≤ {IMPORT_RATIO:g} × baseline b",
-               ok=ratio is not None and ratio <= IMPORT_RATIO and not real.get("errors"), note=note),
-        metric("P1.peak", "import peak memory", real["peak_mb"], "MB", target=f"≤ {IMPORT_PEAK_MB:g} MB",
-               ok=real["peak_mb"] <= IMPORT_PEAK_MB),
+        metric("P1.seconds", f"import {scale.import_rows:,}-row register", real_seconds, "s",
+               baseline=bare_seconds, ratio=ratio, target=f"≤ {IMPORT_RATIO:g} × baseline b",
+               ok=ratio is not None and ratio <= IMPORT_RATIO and not errors, note=note),
+        metric("P1.peak", "import peak memory", peak, "MB", target=f"≤ {IMPORT_PEAK_MB:g} MB",
+               ok=peak <= IMPORT_PEAK_MB),
     ]
     growth = real["queries"] / small["queries"] if small["queries"] else None
     row_growth = scale.import_rows / small_rows
