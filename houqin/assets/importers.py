@@ -782,8 +782,7 @@ class AssetImporter(Importer):
         """What can be done before the cards are inserted, and must be done before the next batch is planned: the new
         places saved (their ids go into the cards' rows), the cards numbered, their rows' values and their 登记
         events' facts worked out."""
-        unsaved, self.unsaved = self.unsaved, []
-        saved = self.save_new_places(unsaved, list(self.new_floors))
+        saved = self.save_new_places()
         new = [p.instance for p in plans if p.action == Action.CREATE]
         insert = facts = None
         if new:
@@ -816,20 +815,21 @@ class AssetImporter(Importer):
             self.row_written()
         return [*prepared["saved"], *(p.instance for p in updated)]  # new cards: checked as their ids were read
 
-    def save_new_places(self, unsaved: list, floors: list) -> list:
-        """The departments, campuses, buildings, floors and rooms planned and not saved yet (``unsaved``, in that
-        order of dependence), each through ``save()``: the change log records them. ``floors``: the keys of the
-        new floors planned so far."""
+    def save_new_places(self) -> list:
+        """The departments, campuses, buildings, floors and rooms planned so far and not saved yet (in that order
+        of dependence), each through ``save()``: the change log records them. In the importing thread (before the
+        next batch is planned), also when the batches are written behind."""
         saved = []
-        for obj in unsaved:
+        for obj in self.unsaved:
             for name in ("campus", "building", "floor"):  # pick up the ids of parents saved just before
                 related = getattr(obj, name, None) if hasattr(type(obj), name) else None
                 if related is not None:
                     setattr(obj, name, related)
             if isinstance(obj, Building) and obj.name == HOLDING_BUILDING:
-                obj.floors_above = max([1, *(lv for (b, lv) in floors if b == id(obj) and lv > 0)])
+                obj.floors_above = max([1, *(lv for (b, lv) in self.new_floors if b == id(obj) and lv > 0)])
             obj.save()
             saved.append(obj)
+        self.unsaved = []
         return saved
 
     def number_cards(self, cards: list[Asset]) -> None:

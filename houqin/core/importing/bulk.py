@@ -302,6 +302,13 @@ def _stamped(objs: list) -> tuple:
     return connection, fields
 
 
+def _inserted(obj, key, using: str) -> None:
+    """``obj`` is now the row with primary key ``key`` in database ``using``, as after ``save()``."""
+    obj.pk = key
+    obj._state.adding = False
+    obj._state.db = using
+
+
 def prepare_insert(objs: list, *, key_field: str, keys_from=None):
     """``insert_instances(objs, key_field=…)`` in two halves. This one works out the rows' values now (timestamps,
     the keys of parents saved since they were assigned, the database's forms of the values) and returns the other,
@@ -335,9 +342,7 @@ def prepare_insert(objs: list, *, key_field: str, keys_from=None):
                 # the order they were written, no one else's rows among them (another transaction's would leave a
                 # gap, its own rows being invisible here), and every one is visible. One row read, not 20,000.
                 for key, obj in enumerate(objs, start=found["low"]):
-                    obj.pk = key
-                    obj._state.adding = False
-                    obj._state.db = using
+                    _inserted(obj, key, using)
                 return objs
             lookups = [above_floor]
         else:
@@ -348,9 +353,7 @@ def prepare_insert(objs: list, *, key_field: str, keys_from=None):
             for key, found in queryset.values_list(key_field, "pk"):
                 obj = by_key.get(key)
                 if obj is not None and obj._state.adding:
-                    obj.pk = found
-                    obj._state.adding = False
-                    obj._state.db = using
+                    _inserted(obj, found, using)
         missing = [obj for obj in objs if obj._state.adding]
         if missing:
             raise KeysNotFound(missing)
@@ -401,9 +404,7 @@ def insert_instances(objs: list, *, key_field: str | None = None, keys_from=None
             if len(keys) != len(chunk):
                 raise RuntimeError("the database returned fewer keys than rows inserted")
             for obj, (key, *_) in zip(chunk, keys, strict=True):
-                obj.pk = key
-                obj._state.adding = False
-                obj._state.db = using
+                _inserted(obj, key, using)
     return objs
 
 
