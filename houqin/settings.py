@@ -159,7 +159,8 @@ def _database() -> dict:
     url = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'houqin.sqlite3'}"
     try:
         # Persistent connections: a new PostgreSQL connection per request costs a server process start and an
-        # authentication, several milliseconds on every page; health checks drop a connection the server closed.
+        # authentication, several milliseconds on every page; health checks drop a connection the server closed
+        # (without a round trip to the server while the connection is quiet: houqin.core.backends.postgresql).
         config = dj_database_url.parse(url, conn_max_age=env_int("HOUQIN_DB_CONN_MAX_AGE", 60),
                                        conn_health_checks=True)
     except ValueError as exc:
@@ -174,6 +175,7 @@ def _database() -> dict:
         # Tests use a file (not :memory:) so that concurrency tests open real separate connections.
         config["TEST"] = {"NAME": str(Path(config["NAME"]).with_name("test_houqin.sqlite3"))}
     elif config["ENGINE"] == "django.db.backends.postgresql":
+        config["ENGINE"] = "houqin.core.backends.postgresql"
         config.setdefault("OPTIONS", {})
     else:
         raise ImproperlyConfigured("Only SQLite and PostgreSQL are supported")
