@@ -192,6 +192,24 @@ def request_version() -> str | None:
     return ctx.data_version
 
 
+def version_pending(using: str = "default") -> bool:
+    """Whether this web request will want the data version (``request_version``) and has not read it yet: the
+    first read of the request — its session — then brings it along in the same statement (houqin.core.sessions),
+    one round trip to the database fewer on every signed-in page."""
+    ctx = context.current()
+    return (using == "default" and not ctx.version_read and ctx.writes_at_start is not None and seconds() > 0
+            and writes_seen() == ctx.writes_at_start)
+
+
+def version_read_along(epoch, version) -> None:
+    """Record the data version read along with another row at the start of this request (see ``version_pending``);
+    ``None`` when the version row is missing, as ``data_version`` gives then."""
+    ctx = context.current()
+    if ctx.writes_at_start is not None and not ctx.version_read:
+        ctx.data_version = None if epoch is None else f"{epoch}:{version}"
+        ctx.version_read = True
+
+
 def keeping() -> bool:
     """Whether this request may use kept values (see ``request_version``); callers that would otherwise ask more
     than they save check it first."""

@@ -4,13 +4,18 @@ Every signed-in request reads its session first. Django's store builds that read
 instance each time, which costs about as much Python as serving a kept page (houqin.core.pagecache) does
 altogether. The row, its table and its expiry rule are Django's own; only the read is written out. Writing,
 creating, cycling and deleting sessions are Django's code unchanged.
+
+A web request that keeps pages also reads the data version (houqin.core.pagecache.request_version) right after
+its session; the session's read brings the version along in the same statement.
 """
 
 from __future__ import annotations
 
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
-from django.db import connections, router
+from django.db import DatabaseError, connections, router
 from django.utils import timezone
+
+from houqin.core import pagecache
 
 
 class SessionStore(DatabaseSessionStore):
@@ -21,16 +26,41 @@ class SessionStore(DatabaseSessionStore):
         model = self.model
         connection = connections[router.db_for_read(model)]
         table = connection.ops.quote_name(model._meta.db_table)
+        params = [key, connection.ops.adapt_datetimefield_value(timezone.now())]
+        row = None
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s",  # noqa: S608
-                [key, connection.ops.adapt_datetimefield_value(timezone.now())],
-            )
-            row = cursor.fetchone()
-        if row is None:
+            if pagecache.version_pending(connection.alias):
+                row = self._read_with_version(cursor, table, params)
+            if row is None:
+                cursor.execute(
+                    f"SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s",  # noqa: S608
+                    params,
+                )
+                row = cursor.fetchone()
+        if row is None or row[0] is None:
             self._session_key = None  # unknown or expired: as Django's store, the next save makes a new session
             return None
         return _Row(row[0])
+
+    @staticmethod
+    def _read_with_version(cursor, table: str, params: list):
+        """The session's row with the data version beside it (houqin.core.pagecache.version_pending): one
+        statement, so one round trip, for the two reads every signed-in page starts with. ``(session_data or None,)``;
+        None when the version table cannot be read (before the first migration), then the session is read alone."""
+        try:
+            cursor.execute(
+                f"SELECT s.session_data, v.epoch, v.version FROM {pagecache.TABLE} v "  # noqa: S608 — constants
+                f"LEFT JOIN {table} s ON s.session_key = %s AND s.expire_date > %s WHERE v.id = 1",
+                params,
+            )
+            found = cursor.fetchone()
+        except DatabaseError:
+            return None
+        if found is None:  # no version row: nothing is kept, as pagecache.data_version says then
+            pagecache.version_read_along(None, None)
+            return None
+        pagecache.version_read_along(found[1], found[2])
+        return (found[0],)
 
 
 class _Row:

@@ -78,7 +78,19 @@ def test_a_kept_page_is_served_from_the_session_and_the_version_alone(world):
     assert again[pagecache.HEADER] == "hit"
     statements = _tables(ctx.captured_queries)
     assert not any("core_user" in sql or "core_membership" in sql for sql in statements), statements
-    assert len(statements) == 2, statements  # the session, the data version
+    assert len(statements) == 1, statements  # the session and the data version, read together
+    assert "django_session" in statements[0] and pagecache.TABLE in statements[0]
+
+
+def test_an_unknown_session_still_brings_the_version_along(world):
+    """The version is read with the session even when there is no such session (signed out, expired): the sign-in
+    page is answered and the next signed-in request reads its own."""
+    client = Client()
+    client.cookies["sessionid"] = "nosuchsessionkey00000000000000"
+    response = client.get(_rooms_url())
+    assert response.status_code == 302 and "/login" in response["Location"]
+    signed_in = _client(world.admin_a)
+    assert signed_in.get(_rooms_url()).status_code == 200
 
 
 @committed
