@@ -171,6 +171,11 @@ def data_version(using: str = "default") -> str | None:
             row = cursor.fetchone()
     except DatabaseError:
         return None
+    return _version_text(row)
+
+
+def _version_text(row) -> str | None:
+    """``epoch:version`` from the version row's (epoch, version), or None when there is no row."""
     return f"{row[0]}:{row[1]}" if row else None
 
 
@@ -185,11 +190,16 @@ def request_version() -> str | None:
     """The data version as this web request first read it (one read per request), or None: outside a web
     request, with keeping off, or once this request has written (what it reads after may be uncommitted)."""
     ctx = context.current()
-    if ctx.writes_at_start is None or seconds() <= 0 or writes_seen() != ctx.writes_at_start:
+    if not _may_keep(ctx):
         return None
     if not ctx.version_read:
         ctx.data_version, ctx.version_read = data_version(), True
     return ctx.data_version
+
+
+def _may_keep(ctx) -> bool:
+    """A web request, with keeping on, that has not written yet (see ``request_version``)."""
+    return ctx.writes_at_start is not None and seconds() > 0 and writes_seen() == ctx.writes_at_start
 
 
 def version_pending(using: str = "default") -> bool:
@@ -197,17 +207,15 @@ def version_pending(using: str = "default") -> bool:
     first read of the request — its session — then brings it along in the same statement (houqin.core.sessions),
     one round trip to the database fewer on every signed-in page."""
     ctx = context.current()
-    return (using == "default" and not ctx.version_read and ctx.writes_at_start is not None and seconds() > 0
-            and writes_seen() == ctx.writes_at_start)
+    return using == "default" and not ctx.version_read and _may_keep(ctx)
 
 
-def version_read_along(epoch, version) -> None:
-    """Record the data version read along with another row at the start of this request (see ``version_pending``);
-    ``None`` when the version row is missing, as ``data_version`` gives then."""
+def version_read_along(row) -> None:
+    """Record the data version read along with another row at the start of this request (see ``version_pending``):
+    ``row`` is the version row's (epoch, version), or None when there is none, as ``data_version`` reads it."""
     ctx = context.current()
     if ctx.writes_at_start is not None and not ctx.version_read:
-        ctx.data_version = None if epoch is None else f"{epoch}:{version}"
-        ctx.version_read = True
+        ctx.data_version, ctx.version_read = _version_text(row), True
 
 
 def keeping() -> bool:

@@ -56,11 +56,8 @@ class SessionStore(DatabaseSessionStore):
             found = cursor.fetchone()
         except DatabaseError:
             return None
-        if found is None:  # no version row: nothing is kept, as pagecache.data_version says then
-            pagecache.version_read_along(None, None)
-            return None
-        pagecache.version_read_along(found[1], found[2])
-        return (found[0],)
+        pagecache.version_read_along(found[1:] if found else None)  # no version row: nothing is kept
+        return (found[0],) if found else None
 
 
 class _Row:
