@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import zipfile
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,13 +114,32 @@ def fresh_database():
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _content_after_flip(compressed: bytes, offset: int, compress_type: int) -> bytes | None:
+    """The member's content once the byte at ``offset`` of its compressed data is flipped (None: unreadable)."""
+    damaged = bytearray(compressed)
+    damaged[offset] ^= 0xFF
+    if compress_type == zipfile.ZIP_STORED:
+        return bytes(damaged)
+    try:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        return inflater.decompress(bytes(damaged)) + inflater.flush()
+    except zlib.error:
+        return None
+
+
 def _flip_byte_in_member(archive: Path, member: str) -> None:
+    """Flip one byte in the middle of ``member``'s compressed data, at a place where it changes the content: a
+    flip inside deflate data can, rarely, decode to the same bytes, which is no damage at all."""
     with zipfile.ZipFile(archive) as zf:
         info = zf.getinfo(member)
+        content = zf.read(member)
     data = bytearray(archive.read_bytes())
     name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
     start = info.header_offset + 30 + name_length + extra_length
-    data[start + info.compress_size // 2] ^= 0xFF
+    compressed = bytes(data[start:start + info.compress_size])
+    offset = next(offset for offset in range(info.compress_size // 2, info.compress_size)
+                  if _content_after_flip(compressed, offset, info.compress_type) != content)
+    data[start + offset] ^= 0xFF
     archive.write_bytes(bytes(data))
 
 
