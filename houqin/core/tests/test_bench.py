@@ -127,7 +127,8 @@ def test_metric_rounds_and_names_its_database():
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/ensure_wrk.sh)")
 def test_each_load_client_has_a_session_of_its_own(tmp_path):
-    """Real users each have their own session: with a list of cookies, every wrk connection sends its own."""
+    """Real users each have their own session: with a list of cookies, every one of them is sent (each wrk thread
+    takes its share in turn)."""
     seen: set[tuple[str, str]] = set()  # (path, cookie): the server may still answer the first run's last requests
 
     class Handler(BaseHTTPRequestHandler):
