@@ -191,8 +191,10 @@ class AssetImporter(Importer):
     list_url_name = "assets:asset_list"
     resolved_fields = ("category", "room", "department", "custodian")
     # Large batches keep the queries of a 100,000-row register few (about four per batch); a planned row holds
-    # about 3 KB, so a batch about 60 MB.
-    batch_size = 20_000
+    # about 3 KB, and written behind two batches are held at once (one being written, the next being checked). At
+    # 100,000 rows: 20,000 a batch peaked at 448 MB (over the 400 MB of docs/performance.md), 12,500 at 372 MB with
+    # 59 queries, 10,000 at 339 MB with 69 (twice those of 10,000 rows: the benchmark's limit).
+    batch_size = 12_500
     validate_with = "model"
     write_behind = True  # each batch written while the next is checked (see writer_for)
     fields = (
