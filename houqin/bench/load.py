@@ -17,7 +17,6 @@ local paths = %(paths)s
 local cookies = %(cookies)s
 local fresh = %(fresh)s
 local nthreads = %(threads)d
-local mine = {}
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -30,21 +29,14 @@ end
 
 init = function(args)
   counter = id * 7919
-  -- This thread's share of the sessions (the 1st, 3rd, 5th … for the first of two threads), taken in turn.
-  for i = 1, #cookies do
-    if (i - 1) %% nthreads == id then
-      table.insert(mine, cookies[i])
-    end
-  end
-  if #mine == 0 then
-    mine = {cookies[(id %% #cookies) + 1]}
-  end
 end
 
 request = function()
   counter = counter + 1
   local path = paths[(counter %% #paths) + 1]
-  local headers = {["Cookie"] = mine[(counter %% #mine) + 1], ["Accept"] = "text/html"}
+  -- This thread's share of the sessions in turn (of sixteen and two threads: the 1st, 3rd, 5th … for the first).
+  local cookie = cookies[((counter * nthreads + id) %% #cookies) + 1]
+  local headers = {["Cookie"] = cookie, ["Accept"] = "text/html"}
   if fresh then
     headers["Cache-Control"] = "no-cache"
   end
