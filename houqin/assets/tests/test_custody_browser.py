@@ -68,7 +68,7 @@ def test_lend_with_signature_and_return_damaged(page, shot, live_server):
     page.wait_for_selector('[data-testid="signature-image"]')
     loan = AssetLoan.objects.get()
     assert loan.borrower == world.a.staff and not loan.signature_pending
-    assert page.locator('[data-testid="signature-image"]').evaluate("img => img.naturalWidth") > 0
+    assert browser.loaded_image_width(page.locator('[data-testid="signature-image"]')) > 0
     shot("loan")
     page.goto(f"/assets/assets/{asset.pk}/")
     assert "借出中" in page.locator('[data-testid="custody-current-loan"]').inner_text()

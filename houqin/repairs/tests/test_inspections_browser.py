@@ -86,7 +86,7 @@ def test_doing_an_inspection_on_the_phone(page, shot, live_server):
     result = run.results.get(position=1)
     assert result.work_order_number and result.work_order_number in page.content()
     assert "滑梯扶手螺丝松动" in page.content()
-    assert page.locator('[data-testid="signature"]').evaluate("img => img.naturalWidth") > 0
+    assert browser.loaded_image_width(page.locator('[data-testid="signature"]')) > 0
     assert page.locator('[data-testid="outcome-1"]').inner_text() == "不合格"
     browser.assert_fits_width(page)
     shot("record")

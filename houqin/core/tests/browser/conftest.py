@@ -255,6 +255,19 @@ def assert_fits_width(page) -> None:
     assert overflow <= 0, f"{page.url} is {overflow}px wider than the screen"
 
 
+def loaded_image_width(locator) -> int:
+    """The natural width of an image once the browser has finished loading it: 0 when it is broken.
+
+    An ``<img>`` is in the page before its picture has arrived, so reading ``naturalWidth`` straight after the page
+    loads races the picture's request; this waits for the image's load or error event instead."""
+    return locator.evaluate(
+        """img => img.complete ? img.naturalWidth : new Promise(done => {
+            img.addEventListener("load", () => done(img.naturalWidth), {once: true});
+            img.addEventListener("error", () => done(0), {once: true});
+        })"""
+    )
+
+
 @pytest.fixture
 def signed_in(page, school):
     log_in(page, school.admin.username)
