@@ -16,6 +16,11 @@ Call them inside the import's transaction. They skip ``save()`` and the ``post_s
 ``save()`` does more than fill the search column (``SearchableModel``); values go through each field's
 ``get_db_prep_save``, so SQLite and PostgreSQL store what ``save()`` would.
 
+On PostgreSQL a large insert checks its rows' foreign keys in bulk when the connection may do so (see
+``_write_rows``): one statement per table written finds and locks every row referenced, as the per-row checks would,
+and the rows are then copied without the per-row trigger calls — more than half of the server's work for an asset
+card or its 登记 event otherwise.
+
 On SQLite Django assumes at most 999 parameters per query (the limit before SQLite 3.32); these helpers, and
 Django's bulk methods inside ``wide_batches()``, use the connection's real limit (Django 6 reads it the same way).
 """
@@ -23,6 +28,8 @@ Django's bulk methods inside ``wide_batches()``, use the connection's real limit
 from __future__ import annotations
 
 import contextlib
+import datetime
+import decimal
 import itertools
 import json
 import operator
@@ -91,6 +98,14 @@ def _preparer(field, connection):
     if kind not in _PREPARED:
         return None
     prep = field.get_db_prep_save
+    own = _PASSED_AS_THEY_ARE.get(kind) if connection.vendor == "postgresql" else None
+    if own is not None and _stock_preparation(field, connection, kind):
+        exact, usable = own
+
+        def passed(value):  # what get_db_prep_save gives back unchanged on PostgreSQL: the value itself
+            return value if value.__class__ is exact and usable(value) else prep(value, connection)
+
+        return passed
     if kind == "JSONField" and connection.vendor == "sqlite" and type(connection.ops).adapt_json_value is \
             BaseDatabaseOperations.adapt_json_value and type(field).get_prep_value is JSONField.get_prep_value:
         encoder = field.encoder
@@ -140,6 +155,31 @@ def _preparer(field, connection):
     return prepared
 
 
+# On PostgreSQL Django hands a Decimal, a date or an aware datetime to psycopg as it is (its ``adapt_*_value``
+# methods return the value): such a value of exactly that class needs no preparing — a tenth of an import's
+# checking thread went into preparing them. The test beside each: what Django's own preparation checks of it.
+_PASSED_AS_THEY_ARE = {
+    "DecimalField": (decimal.Decimal, decimal.Decimal.is_finite),
+    "DateField": (datetime.date, bool),
+    "DateTimeField": (datetime.datetime, lambda value: value.utcoffset() is not None),
+}
+
+
+def _stock_preparation(field, connection, kind: str) -> bool:
+    """Whether ``field`` and the connection prepare a value as Django's own classes do (not overridden)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+    from django.db.models import DateField, DateTimeField, DecimalField
+
+    stock = {"DecimalField": (DecimalField, "adapt_decimalfield_value"),
+             "DateField": (DateField, "adapt_datefield_value"),
+             "DateTimeField": (DateTimeField, "adapt_datetimefield_value")}[kind]
+    field_class, adapt = stock
+    ops = type(connection.ops)
+    return (getattr(ops, adapt) is getattr(DatabaseOperations, adapt)
+            and all(getattr(type(field), name) is getattr(field_class, name)
+                    for name in ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")))
+
+
 def _getter(attnames: list[str]):
     """A function giving the values of ``attnames`` of an instance as a list, read from its ``__dict__`` (where
     Django keeps loaded field values) without going through each field's descriptor; a field not loaded there
@@ -186,19 +226,69 @@ def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: in
             yield row
 
     table, names = quote(meta.db_table), [quote(f.column) for f in fields]
+    references = _references(fields, connection)
     with connection.cursor() as cursor:
         if batch_size is None:
             # Built before the call: psycopg holds the connection while it reads the rows, so a row whose making
             # runs a query (a related object loaded lazily) would wait for itself forever.
-            _write_rows(cursor, table, names, _materialised(prepared(rows), connection))
+            _write_rows(cursor, table, names, _materialised(prepared(rows), connection), references)
         else:
             rows = list(rows)
             for chunk in _chunks(rows, batch_size):
-                _write_rows(cursor, table, names, list(prepared(chunk)))
+                _write_rows(cursor, table, names, list(prepared(chunk)), references)
     return count
 
 
-def _write_rows(cursor, table: str, names: list[str], rows) -> None:
+# From this many rows up, a COPY checks its foreign keys in bulk (when the connection may): below it, the two
+# statements this takes cost more than the per-row checks they save.
+BULK_REFERENCE_ROWS = 500
+def _references(fields: list, connection) -> list[tuple[int, str, str]]:
+    """For each field among ``fields`` that is a foreign key with a database constraint: its position, the table
+    it references and the referenced column (quoted)."""
+    if connection.vendor != "postgresql":
+        return []
+    quote = connection.ops.quote_name
+    return [(index, quote(field.related_model._meta.db_table), quote(field.target_field.column))
+            for index, field in enumerate(fields)
+            if field.is_relation and field.concrete and (field.many_to_one or field.one_to_one)
+            and field.db_constraint]
+
+
+def _checked_in_bulk(cursor, references: list[tuple[int, str, str]], rows: list) -> bool:
+    """In one statement: find and lock (``FOR KEY SHARE``, as PostgreSQL's own check of each row does, so that no
+    other transaction can delete or re-key them before this one ends) every row that ``rows`` reference, and when all
+    are there and the connection may, turn this transaction's per-row triggers off (``session_replication_role``,
+    set locally: the end of the transaction, or of a savepoint rolled back, turns them on again). True when they
+    are off. When a referenced row is missing nothing is turned off: the rows are then copied with the usual
+    checks, which name the missing row in the usual error.
+
+    The connection may when it is a superuser's, or its role was granted ``SET`` on that parameter (PostgreSQL 15
+    and later: ``GRANT SET ON PARAMETER session_replication_role TO …``); otherwise the per-row checks stay."""
+    wanted = []
+    for index, table, column in references:
+        values = {row[index] for row in rows}
+        values.discard(None)
+        if values:
+            wanted.append((table, column, list(values)))
+    if not wanted:
+        return False
+    connection = cursor.db
+    allowed = "current_setting('is_superuser') = 'on'"
+    if connection.pg_version >= 150000:
+        allowed += " OR has_parameter_privilege('session_replication_role', 'SET')"
+    ctes = ", ".join(f"r{n} AS (SELECT 1 FROM {table} WHERE {column} = ANY(%s) FOR KEY SHARE)"
+                     for n, (table, column, _) in enumerate(wanted))
+    counts = ", ".join(f"(SELECT count(*) FROM r{n}) AS c{n}" for n in range(len(wanted)))
+    complete = " AND ".join(f"c{n} = %s" for n in range(len(wanted)))
+    cursor.execute(
+        f"WITH {ctes}, found AS (SELECT {counts}) "
+        f"SELECT CASE WHEN ({allowed}) AND {complete} "
+        f"THEN set_config('session_replication_role', 'replica', true) END FROM found",
+        [*(values for _, _, values in wanted), *(len(values) for _, _, values in wanted)])
+    return cursor.fetchone()[0] == "replica"
+
+
+def _write_rows(cursor, table: str, names: list[str], rows, references=()) -> None:
     """Many rows into ``table``: ``COPY … FROM STDIN`` on PostgreSQL (one statement that streams the rows, several
     times faster than an INSERT per row), elsewhere ``INSERT … VALUES (…), (…), …`` statements of as many rows as the
     connection's parameter limit allows (SQLite as Debian builds it: 250,000, so a statement per 8,000 cards).
@@ -206,7 +296,12 @@ def _write_rows(cursor, table: str, names: list[str], rows) -> None:
     One statement for many rows, not ``executemany``: the driver lets other threads run while the database works,
     once per statement instead of once per row — a writer thread (houqin.core.importing.writebehind) then waits for
     the interpreter a few times per batch, not 20,000 times. The statements go through the connection's execute
-    wrappers and query log like any query, so query counts still see them."""
+    wrappers and query log like any query, so query counts still see them.
+
+    ``references`` (``_references``): on PostgreSQL, from ``BULK_REFERENCE_ROWS`` rows up and when the connection
+    may, the rows referenced are checked and locked in one statement and the copy runs without the per-row
+    foreign-key triggers (``_checked_in_bulk``), which are turned on again right after it. Measured on 5,000 asset
+    cards: 123 ms with the per-row checks, 50 ms without, 4 ms for the statement that replaces them."""
     connection = cursor.db
     quoted = ", ".join(names)
     if connection.vendor == "postgresql":
@@ -217,7 +312,11 @@ def _write_rows(cursor, table: str, names: list[str], rows) -> None:
                 for row in rows:
                     stream.write_row(row)
 
+        bulk = (references and isinstance(rows, list) and len(rows) >= BULK_REFERENCE_ROWS
+                and _checked_in_bulk(cursor, references, rows))
         _execute_logged(cursor, sql, None, copy)
+        if bulk:
+            cursor.execute("SELECT set_config('session_replication_role', 'origin', true)")
         return
     # The statement is written with the driver's own placeholders and run by the driver itself: Django's SQLite
     # cursor would first rewrite every "%s" of a statement with 150,000 of them (a quarter of a second per batch).
@@ -320,6 +419,7 @@ def prepare_insert(objs: list, *, key_field: str, keys_from=None):
     pk = model._meta.pk
     quote = connection.ops.quote_name
     table, names = quote(model._meta.db_table), [quote(f.column) for f in fields]
+    references = _references(fields, connection)
     rows = list(_values(objs, fields, connection))
     source = (keys_from if keys_from is not None else model._base_manager.using(using)).order_by()
     sequence = pk.get_internal_type() in ("AutoField", "BigAutoField", "SmallAutoField")
@@ -333,7 +433,7 @@ def prepare_insert(objs: list, *, key_field: str, keys_from=None):
             floor = above if above is not None else (
                 model._base_manager.using(using).order_by().aggregate(top=Max("pk"))["top"] or 0)
         with connection.cursor() as cursor:
-            _write_rows(cursor, table, names, rows)
+            _write_rows(cursor, table, names, rows, references)
         if floor is not None:
             above_floor = source.filter(pk__gt=floor)
             found = above_floor.aggregate(rows=Count("pk"), low=Min("pk"), high=Max("pk"))
