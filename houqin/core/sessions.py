@@ -5,11 +5,17 @@ instance each time, which costs about as much Python as serving a kept page (hou
 altogether. The row, its table and its expiry rule are Django's own; only the read is written out. Writing,
 creating, cycling and deleting sessions are Django's code unchanged.
 
+Decoding a session's data (its signature checked, unpacked, parsed) costs as much again, and the same session's
+data comes back unchanged on every request until it is saved: each process keeps what recent texts decoded to
+(``decode``), keyed by the whole text as stored, and hands out copies.
+
 A web request that keeps pages also reads the data version (houqin.core.pagecache.request_version) right after
 its session; the session's read brings the version along in the same statement.
 """
 
 from __future__ import annotations
+
+import copy
 
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import DatabaseError, connections, router
@@ -17,8 +23,25 @@ from django.utils import timezone
 
 from houqin.core import pagecache
 
+DECODED_KEPT = 1000  # per process: more than the sessions one server process serves at a time
+_decoded: dict[str, dict] = {}  # a session's data as stored → what it decodes to (never handed out itself)
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
 
 class SessionStore(DatabaseSessionStore):
+    def decode(self, session_data):
+        """Django's decoding, done once per distinct text in this process: the same text (signature included)
+        always decodes to the same values. A copy each time, as the session changes its own."""
+        found = _decoded.get(session_data)
+        if found is None:
+            found = super().decode(session_data)
+            if len(_decoded) >= DECODED_KEPT:
+                _decoded.pop(next(iter(_decoded)))  # the oldest
+            _decoded[session_data] = found
+        if all(value.__class__ in _SCALARS for value in found.values()):
+            return dict(found)
+        return copy.deepcopy(found)
+
     def _get_session_from_db(self):
         key = self.session_key
         if key is None:
