@@ -87,7 +87,7 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
     from django.core.management import call_command
 
     from houqin.assets.models import Asset
-    from houqin.bench.phase import session_cookie
+    from houqin.bench.phase import browser_cookie
     from houqin.core import qr
 
     started = time.perf_counter()
@@ -129,7 +129,7 @@ def run_all(scale: Scale, workdir: Path, *, log=print) -> dict:
     # Web metrics under gunicorn + wrk.
     # One session per client, as real users each have their own (sixteen clients sharing one session all record
     # its "last seen" time at once, which real use never does).
-    cookies = {who: [session_cookie(name) for _ in range(scale.connections)]
+    cookies = {who: [browser_cookie(name) for _ in range(scale.connections)]
                for who, name in (("keeper", keeper), ("bureau", bureau))}
     school_ids = list(Asset.objects.filter(org=first_school).order_by("pk").values_list("pk", flat=True)[:400])
     env = {"HOUQIN_BENCH": "1", "HOUQIN_DEBUG": "0"}

@@ -45,6 +45,18 @@ def session_cookie(username: str) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
+def browser_cookie(username: str) -> str:
+    """The Cookie header of a signed-in browser: ``username``'s session and the CSRF cookie that the first page it
+    was sent set (a browser sends it back with every request after; without it, every answer would make a new CSRF
+    secret and set it, which real use does once per browser)."""
+    from django.conf import settings
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
+    from django.utils.crypto import get_random_string
+
+    secret = get_random_string(CSRF_SECRET_LENGTH, allowed_chars=CSRF_ALLOWED_CHARS)
+    return f"{session_cookie(username)}; {settings.CSRF_COOKIE_NAME}={secret}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", default="quick")

@@ -116,7 +116,7 @@ def insert_orders(county, per_school: int, categories: dict, *, log=print) -> fl
 
 def metrics(scale, county, load, baseline, *, log) -> list[dict]:
     from houqin.bench.metrics import DASHBOARD_P95_MS, LIST_P95_MS, LIST_RPS_RATIO, load_metrics, metric
-    from houqin.bench.phase import session_cookie
+    from houqin.bench.phase import browser_cookie
 
     results = []
     info = prepare(county)
@@ -125,7 +125,7 @@ def metrics(scale, county, load, baseline, *, log) -> list[dict]:
 
     started = time.perf_counter()
     log(f"  维修日汇总：{rebuild_summary():,} 行（{time.perf_counter() - started:.1f} 秒）")
-    cookies = {"head": [session_cookie(info["head"]) for _ in range(scale.connections)]}
+    cookies = {"head": [browser_cookie(info["head"]) for _ in range(scale.connections)]}
     log(f"[{connection.vendor}] P6 未完成工单列表……")
     open_list = load("orders_open", ["/repairs/workorders/?state=open", "/repairs/workorders/?state=new",
                                      "/repairs/workorders/?state=open&overdue=true"], "head", cookies)
