@@ -240,6 +240,37 @@ def test_the_watcher_counts_statements_that_write():
     assert not pagecache._writes("UPDATE core_dataversion SET version = version + 1 WHERE id = 1")
 
 
+def test_a_process_holds_its_pages_in_memory_as_long_as_their_files(tmp_path, monkeypatch):
+    """Pages read or kept by a process are held in its memory too: served again with no file opened, never past
+    their files' expiry, forgotten on ``clear()``, and at most ``MEMORY_PAGES`` of them."""
+    import time
+
+    cache = pagecache.PageFileCache(str(tmp_path), {})
+    page = (b"<html>kept</html>", [("Content-Type", "text/html")])
+    cache.set("page:a", page, 60)
+    other = pagecache.PageFileCache(str(tmp_path), {})  # another process: reads the file once, then holds it
+    assert other.get("page:a") == page
+    opened = []
+    monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a) or pytest.fail("a file was opened"))
+    assert cache.get("page:a") == page and other.get("page:a") == page and not opened
+    monkeypatch.undo()
+
+    cache.set("page:b", page, 60)
+    now = time.time()
+    monkeypatch.setattr(pagecache.time, "time", lambda: now + 61)  # both the memory and the file have expired
+    assert cache.get("page:b") is None and other.get("page:a") is None
+    monkeypatch.undo()
+
+    cache.set("page:c", page, 60)
+    cache.clear()
+    assert cache.get("page:c") is None
+
+    monkeypatch.setattr(pagecache.PageFileCache, "MEMORY_PAGES", 3)
+    for n in range(5):
+        cache.set(f"page:{n}", page, 60)
+    assert len(cache._memory) == 3
+
+
 def test_the_page_files_stay_bounded(tmp_path):
     """The file cache counts its files every ``COUNT_EVERY`` writes: it never holds many more than its limit."""
     every = pagecache.PageFileCache.COUNT_EVERY
