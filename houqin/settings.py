@@ -177,6 +177,11 @@ def _database() -> dict:
     elif config["ENGINE"] == "django.db.backends.postgresql":
         config["ENGINE"] = "houqin.core.backends.postgresql"
         config.setdefault("OPTIONS", {})
+        if env_bool("HOUQIN_PG_PREPARED_READS", True):
+            # Django turns prepared statements off (for connection poolers that do not keep them). Here only the
+            # statements run with ``prepare=True`` are prepared — the session read every signed-in request starts
+            # with (houqin/core/sessions.py) — as no statement reaches this threshold. Off behind such a pooler.
+            config["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
     else:
         raise ImproperlyConfigured("Only SQLite and PostgreSQL are supported")
     return config

@@ -3,7 +3,13 @@ that one request's changes never reach another's session; data that does not ver
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
 
 from houqin.core import sessions
 from houqin.core.sessions import SessionStore
@@ -53,3 +59,24 @@ def test_the_decoded_texts_kept_are_bounded(monkeypatch):
     for n, text in enumerate(texts):
         assert SessionStore().decode(text) == {"n": n}
     assert len(sessions._decoded) == 3 and list(sessions._decoded) == texts[2:]  # the oldest went first
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_the_session_read_is_prepared_once_per_connection_and_still_counted(client, world):
+    client.force_login(world.head_a)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("dashboard")).status_code == 200
+        assert client.get(reverse("dashboard")).status_code == 200
+    reads = [q["sql"] for q in queries.captured_queries if "session_data" in q["sql"]]
+    assert len(reads) == 2  # one per request, in the query log and budgets like any query
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%session_data%"])
+        assert cursor.fetchone()[0] == 1
+
+
+def test_an_expired_session_is_no_session(client, world):
+    client.force_login(world.head_a)
+    key = client.session.session_key
+    SessionStore().model.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert SessionStore(session_key=key).load() == {}
+    assert client.get(reverse("dashboard")).status_code == 302  # to the login page
