@@ -98,7 +98,7 @@ def _preparer(field, connection):
     if kind not in _PREPARED:
         return None
     prep = field.get_db_prep_save
-    own = _PASSED_AS_THEY_ARE.get(kind) if connection.vendor == "postgresql" else None
+    own = _PASSED_AS_THEY_ARE.get(kind)
     if own is not None and _stock_preparation(field, connection, kind):
         exact, usable = own
 
@@ -156,8 +156,9 @@ def _preparer(field, connection):
 
 
 # On PostgreSQL Django hands a Decimal, a date or an aware datetime to psycopg as it is (its ``adapt_*_value``
-# methods return the value): such a value of exactly that class needs no preparing — a tenth of an import's
-# checking thread went into preparing them. The test beside each: what Django's own preparation checks of it.
+# methods return the value), and on SQLite a Decimal (the driver writes it as text): such a value of exactly that
+# class needs no preparing — a tenth of an import's checking thread went into preparing them. The test beside
+# each: what Django's own preparation checks of it.
 _PASSED_AS_THEY_ARE = {
     "DecimalField": (decimal.Decimal, decimal.Decimal.is_finite),
     "DateField": (datetime.date, bool),
@@ -175,7 +176,11 @@ def _stock_preparation(field, connection, kind: str) -> bool:
              "DateTimeField": (DateTimeField, "adapt_datetimefield_value")}[kind]
     field_class, adapt = stock
     ops = type(connection.ops)
-    return (getattr(ops, adapt) is getattr(DatabaseOperations, adapt)
+    if connection.vendor == "postgresql":
+        unchanged = getattr(ops, adapt) is getattr(DatabaseOperations, adapt)
+    else:  # Django's default: a Decimal as it is (dates and times become text)
+        unchanged = kind == "DecimalField" and getattr(ops, adapt) is getattr(BaseDatabaseOperations, adapt)
+    return (unchanged
             and all(getattr(type(field), name) is getattr(field_class, name)
                     for name in ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")))
 
