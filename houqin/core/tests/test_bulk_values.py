@@ -1,0 +1,42 @@
+"""Values written by the bulk writers (houqin.core.importing.bulk) are stored as ``save()`` stores them, also those
+handed to the driver as they are (a Decimal; on PostgreSQL a date and an aware datetime too), and a value Django
+would refuse is still refused."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from houqin.assets.models import Asset, AssetEvent
+from houqin.assets.tests.test_custody import card
+from houqin.core.importing.bulk import _preparer, insert_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def test_prices_dates_and_times_are_stored_as_save_stores_them(world):
+    asset = card(world)
+    when = timezone.now().replace(microsecond=123456)
+    insert_rows(AssetEvent, ["org_id", "asset_id", "code", "time", "actor_name", "status_before", "status_after",
+                             "changes", "reference", "note"],
+                [(asset.org_id, asset.pk, "note", when, "测试", "", "", {"单价": "12.50"}, "", "批量值")])
+    event = AssetEvent.objects.get(note="批量值")
+    assert event.time == when and event.changes == {"单价": "12.50"}
+    field = Asset._meta.get_field("unit_price")
+    prepare = _preparer(field, connection)
+    assert prepare(Decimal("12.50")) == field.get_db_prep_save(Decimal("12.50"), connection)
+    date_field = Asset._meta.get_field("acquired_on")
+    prepare_date = _preparer(date_field, connection)
+    day = datetime.date(2024, 9, 1)
+    assert prepare_date(day) == date_field.get_db_prep_save(day, connection)
+
+
+def test_a_value_django_refuses_is_still_refused(world):
+    prepare = _preparer(Asset._meta.get_field("unit_price"), connection)
+    with pytest.raises(ValidationError):
+        prepare(Decimal("NaN"))
