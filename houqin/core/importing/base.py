@@ -20,7 +20,6 @@ import contextlib
 import decimal
 import functools
 import gc
-import itertools
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
@@ -39,11 +38,8 @@ from houqin.core.importing.writebehind import WriteBehind
 MAX_CHANGES_SHOWN = 200
 NOT_VISIBLE = "导入后部分记录将不属于本单位或您无权查看，已取消导入。"
 _INF = float("inf")
-WRITE_BEHIND_BATCHES = 4  # about this many batches of the usual size, a few queries per batch
+WRITE_BEHIND_BATCHES = 4  # a quarter of the writing left un-overlapped (the last batch's), a few queries per batch
 WRITE_BEHIND_MIN_ROWS = 500
-# The first and the last batch are this fraction of the others: the writer starts sooner (nothing overlaps the first
-# batch's checking) and less writing is left when the checking ends (nothing overlaps the last batch's writing).
-WRITE_BEHIND_EDGE = 4
 _FORM_CLASSES: dict[tuple, type] = {}
 
 
@@ -326,11 +322,11 @@ class Importer:
         steps = total * (2 if write else 1)
         self._progress, self._rows_total, self._rows_checked, self._written = progress, total, 0, 0
         self.setup()
-        spans = self.batch_spans(len(data.rows))
-        behind = write and self.write_behind and len(spans) > 1
+        size = self.batch_rows(len(data.rows))
+        behind = write and self.write_behind and size < len(data.rows)
         with WriteBehind() if behind else contextlib.nullcontext() as writer:
-            for start, end in spans:
-                rows = [self.parse(number, cells) for number, cells in data.rows[start:end]]
+            for start in range(0, len(data.rows), size):
+                rows = [self.parse(number, cells) for number, cells in data.rows[start:start + size]]
                 rows = [r for r in rows if r is not None]
                 self.prepare([r for r in rows if r.ok])
                 plans = []
@@ -360,7 +356,7 @@ class Importer:
         return self.result
 
     def batch_rows(self, rows: int) -> int:
-        """How many rows of the file a batch usually takes (``batch_spans``: the first and last may take fewer)."""
+        """How many rows of the file each batch takes."""
         if not self.batch_size:
             return rows or 1
         if not (self.writing and self.write_behind):
@@ -368,21 +364,6 @@ class Importer:
         # About WRITE_BEHIND_BATCHES equal batches, fewer for a small file, more when they would exceed batch_size.
         batches = max(min(WRITE_BEHIND_BATCHES, -(-rows // WRITE_BEHIND_MIN_ROWS)), -(-rows // self.batch_size), 1)
         return max(1, -(-rows // batches))
-
-    def batch_spans(self, rows: int) -> list[tuple[int, int]]:
-        """Where each batch starts and ends among the file's ``rows`` rows, in order.
-
-        Written behind, the first and the last batch are smaller (``WRITE_BEHIND_EDGE``): the writer waits for the
-        first batch to be checked and the checking is over before the last batch is written, so what is not
-        overlapped is less. 20,000 rows: 1,250, four of 4,375, 1,250."""
-        size = self.batch_rows(rows)
-        edge = max(WRITE_BEHIND_MIN_ROWS, size // WRITE_BEHIND_EDGE)
-        if not (self.writing and self.write_behind) or rows < 2 * edge + size:
-            return [(start, min(start + size, rows)) for start in range(0, rows, size)]
-        body = rows - 2 * edge
-        count = -(-body // size)
-        bounds = [0, edge, *(edge + body * n // count for n in range(1, count)), rows - edge, rows]
-        return list(itertools.pairwise(bounds))
 
     def writer_for(self, plans: list[Plan]):
         """With ``write_behind``, called in the importing thread as a batch is handed over: a function that writes it
