@@ -1,10 +1,21 @@
-"""Small database helpers shared by the generic views."""
+"""Small database helpers shared by the generic views, the bulk writers and the session store."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 from django.db import connections
+
+
+def execute_logged(cursor, sql: str, params, executor) -> None:
+    """``executor(sql, params, many, context)`` — a statement run some way Django's cursor does not (a COPY, a
+    prepared statement) — through the connection's execute wrappers and, when queries are logged (``DEBUG``, a test
+    capturing queries), into the log, as the statement alone: Django would otherwise quote every parameter."""
+    if hasattr(cursor, "debug_sql"):  # a CursorDebugWrapper
+        with cursor.debug_sql(sql):
+            cursor._execute_with_wrappers(sql, params, False, executor)
+    else:
+        cursor._execute_with_wrappers(sql, params, False, executor)
 
 
 @contextmanager

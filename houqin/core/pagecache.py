@@ -410,8 +410,9 @@ class PageFileCache(FileBasedCache):
             return
         self._createdir()
         self._cull()
-        os.replace(path, self._key_to_file(key))
-        self._remember(self._key_to_file(key), expiry, value)
+        page = self._key_to_file(key)
+        os.replace(path, page)
+        self._remember(page, expiry, value)
         self._turned.add(key)
 
     def release_build(self, key: str) -> None:

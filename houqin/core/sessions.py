@@ -23,6 +23,7 @@ from django.db import DatabaseError, connections, router
 from django.utils import timezone
 
 from houqin.core import pagecache
+from houqin.core.db import execute_logged
 
 DECODED_KEPT = 1000  # per process: more than the sessions one server process serves at a time
 _decoded: dict[str, dict] = {}  # a session's data as stored → what it decodes to (never handed out itself)
@@ -105,11 +106,7 @@ def _prepared_fetchone(cursor, sql: str, params: list):
             found.append(raw.fetchone())
 
     try:
-        if hasattr(cursor, "debug_sql"):  # a CursorDebugWrapper: logged like any query
-            with cursor.debug_sql(sql, params):
-                cursor._execute_with_wrappers(sql, params, False, run)
-        else:
-            cursor._execute_with_wrappers(sql, params, False, run)
+        execute_logged(cursor, sql, params, run)
     finally:
         raw.close()
     return found[0] if found else None

@@ -43,6 +43,7 @@ from django.db.models import Count, JSONField, Max, Min
 from django.utils import timezone
 
 from houqin.core import changelog, context
+from houqin.core.db import execute_logged
 from houqin.core.models.base import ChangeLoggedModel, SearchableModel
 from houqin.core.search import pinyin_forms
 
@@ -102,7 +103,7 @@ def _preparer(field, connection):
     if own is not None and _stock_preparation(field, connection, kind):
         exact, usable = own
 
-        def passed(value):  # what get_db_prep_save gives back unchanged on PostgreSQL: the value itself
+        def passed(value):  # what get_db_prep_save would give back unchanged: the value itself
             return value if value.__class__ is exact and usable(value) else prep(value, connection)
 
         return passed
@@ -247,6 +248,8 @@ def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: in
 # From this many rows up, a COPY checks its foreign keys in bulk (when the connection may): below it, the two
 # statements this takes cost more than the per-row checks they save.
 BULK_REFERENCE_ROWS = 500
+
+
 def _references(fields: list, connection) -> list[tuple[int, str, str]]:
     """For each field among ``fields`` that is a foreign key with a database constraint: its position, the table
     it references and the referenced column (quoted)."""
@@ -319,7 +322,7 @@ def _write_rows(cursor, table: str, names: list[str], rows, references=()) -> No
 
         bulk = (references and isinstance(rows, list) and len(rows) >= BULK_REFERENCE_ROWS
                 and _checked_in_bulk(cursor, references, rows))
-        _execute_logged(cursor, sql, None, copy)
+        execute_logged(cursor, sql, None, copy)
         if bulk:
             cursor.execute("SELECT set_config('session_replication_role', 'origin', true)")
         return
@@ -346,17 +349,7 @@ def _write_rows(cursor, table: str, names: list[str], rows, references=()) -> No
         sql = statements.get(len(chunk))
         if sql is None:
             sql = statements[len(chunk)] = head + ", ".join([row_sql] * len(chunk))
-        _execute_logged(cursor, sql, list(itertools.chain.from_iterable(chunk)), insert)
-
-
-def _execute_logged(cursor, sql: str, params, executor) -> None:
-    """``executor`` through the connection's execute wrappers and, when queries are logged (``DEBUG``, a test
-    capturing queries), into the log — as the statement alone: Django would otherwise quote every parameter."""
-    if hasattr(cursor, "debug_sql"):  # a CursorDebugWrapper
-        with cursor.debug_sql(sql):
-            cursor._execute_with_wrappers(sql, params, False, executor)
-    else:
-        cursor._execute_with_wrappers(sql, params, False, executor)
+        execute_logged(cursor, sql, list(itertools.chain.from_iterable(chunk)), insert)
 
 
 def _materialised(rows, connection):
