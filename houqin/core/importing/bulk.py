@@ -107,12 +107,11 @@ def _preparer(field, connection):
             return value if value.__class__ is exact and usable(value) else prep(value, connection)
 
         return passed
-    if kind == "JSONField" and connection.vendor == "sqlite" and type(connection.ops).adapt_json_value is \
-            BaseDatabaseOperations.adapt_json_value and type(field).get_prep_value is JSONField.get_prep_value:
+    if kind == "JSONField" and _json_as_text(field, connection):
         encoder = field.encoder
         empty_dict, empty_list = json.dumps({}, cls=encoder), json.dumps([], cls=encoder)
 
-        def dumped(value):  # what get_db_prep_save comes to on SQLite ({} and [], frequent, once)
+        def dumped(value):  # the JSON text get_db_prep_save comes to ({} and [], frequent, made once)
             if value.__class__ is RawJSON:
                 return str(value)
             if not value:
@@ -165,6 +164,19 @@ _PASSED_AS_THEY_ARE = {
     "DateField": (datetime.date, bool),
     "DateTimeField": (datetime.datetime, lambda value: value.utcoffset() is not None),
 }
+
+
+def _json_as_text(field, connection) -> bool:
+    """Whether a value of the JSONField ``field`` can be written as its JSON text: on SQLite, what Django's own
+    preparation makes of it; on PostgreSQL, what psycopg's COPY would write of the ``Jsonb`` wrapper Django makes of
+    it (``_write_rows`` copies there), encoded then in the checking thread instead of in the writer, per value —
+    the same text for the empty {} of every card, each time."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    stock = {"sqlite": BaseDatabaseOperations, "postgresql": DatabaseOperations}.get(connection.vendor)
+    return (stock is not None and type(connection.ops).adapt_json_value is stock.adapt_json_value
+            and all(getattr(type(field), name) is getattr(JSONField, name)
+                    for name in ("get_db_prep_save", "get_db_prep_value", "get_prep_value")))
 
 
 def _stock_preparation(field, connection, kind: str) -> bool:
