@@ -66,16 +66,18 @@ def _after(field: str, value, pk, descending: bool, nullable: bool = True) -> Q:
     """Rows strictly after (value, pk) when ordered by ``field`` (NULLs first ascending, last descending)
     and then by pk in the same direction.
 
-    For a column that cannot be NULL (``nullable`` false) the NULL rows are not asked for: with ``OR … IS NULL`` in
-    the condition SQLite no longer reads the sort column's index as a range, and walks every row before the page
-    (at depth 990,000 of a million cards, 105 ms instead of 0.2 ms)."""
+    Written ``field <= v AND (field < v OR pk < k)`` (descending): the first part is a range of the sort column's
+    index. As ``field < v OR (field = v AND pk < k)``, SQLite with the values as parameters read every row after
+    the page through two index scans and sorted them (at depth 990,000 of 1.3 million cards, 100 ms instead of
+    0.2 ms). For a column that cannot be NULL (``nullable`` false) the NULL rows are not asked for: ``OR … IS NULL``
+    would again leave SQLite no single range."""
     if field == "pk":
         return Q(pk__lt=pk) if descending else Q(pk__gt=pk)
     op = "lt" if descending else "gt"
     if value is None:
         same = Q(**{f"{field}__isnull": True, f"pk__{op}": pk})
         return same if descending else same | Q(**{f"{field}__isnull": False})
-    later = Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
+    later = Q(**{f"{field}__{op}e": value}) & (Q(**{f"{field}__{op}": value}) | Q(**{f"pk__{op}": pk}))
     return later | Q(**{f"{field}__isnull": True}) if descending and nullable else later
 
 
