@@ -107,7 +107,10 @@ def _preparer(field, connection):
             return value if value.__class__ is exact and usable(value) else prep(value, connection)
 
         return passed
-    if kind == "JSONField" and _json_as_text(field, connection):
+    if kind == "JSONField" and _stock_preparation(field, connection, kind):
+        # The JSON text: on SQLite what Django's own preparation gives; on PostgreSQL what psycopg's COPY writes of
+        # the ``Jsonb`` wrapper Django makes (``_write_rows`` copies there), encoded here rather than per value in
+        # the writer thread — the same "{}" for every card.
         encoder = field.encoder
         empty_dict, empty_list = json.dumps({}, cls=encoder), json.dumps([], cls=encoder)
 
@@ -166,19 +169,6 @@ _PASSED_AS_THEY_ARE = {
 }
 
 
-def _json_as_text(field, connection) -> bool:
-    """Whether a value of the JSONField ``field`` can be written as its JSON text: on SQLite, what Django's own
-    preparation makes of it; on PostgreSQL, what psycopg's COPY would write of the ``Jsonb`` wrapper Django makes of
-    it (``_write_rows`` copies there), encoded then in the checking thread instead of in the writer, per value —
-    the same text for the empty {} of every card, each time."""
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    stock = {"sqlite": BaseDatabaseOperations, "postgresql": DatabaseOperations}.get(connection.vendor)
-    return (stock is not None and type(connection.ops).adapt_json_value is stock.adapt_json_value
-            and all(getattr(type(field), name) is getattr(JSONField, name)
-                    for name in ("get_db_prep_save", "get_db_prep_value", "get_prep_value")))
-
-
 def _stock_preparation(field, connection, kind: str) -> bool:
     """Whether ``field`` and the connection prepare a value as Django's own classes do (not overridden)."""
     from django.db.backends.postgresql.operations import DatabaseOperations
@@ -186,13 +176,15 @@ def _stock_preparation(field, connection, kind: str) -> bool:
 
     stock = {"DecimalField": (DecimalField, "adapt_decimalfield_value"),
              "DateField": (DateField, "adapt_datefield_value"),
-             "DateTimeField": (DateTimeField, "adapt_datetimefield_value")}[kind]
+             "DateTimeField": (DateTimeField, "adapt_datetimefield_value"),
+             "JSONField": (JSONField, "adapt_json_value")}[kind]
     field_class, adapt = stock
     ops = type(connection.ops)
     if connection.vendor == "postgresql":
         unchanged = getattr(ops, adapt) is getattr(DatabaseOperations, adapt)
-    else:  # Django's default: a Decimal as it is (dates and times become text)
-        unchanged = kind == "DecimalField" and getattr(ops, adapt) is getattr(BaseDatabaseOperations, adapt)
+    else:  # Django's default: a Decimal as it is, JSON as its text (dates and times become text)
+        unchanged = kind in ("DecimalField", "JSONField") and getattr(ops, adapt) is getattr(BaseDatabaseOperations,
+                                                                                          adapt)
     return (unchanged
             and all(getattr(type(field), name) is getattr(field_class, name)
                     for name in ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")))
