@@ -30,6 +30,7 @@ import datetime
 import functools
 import itertools
 import json
+import operator
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
@@ -196,6 +197,7 @@ class AssetImporter(Importer):
     # 59 queries, 10,000 at 339 MB with 69 (twice those of 10,000 rows: the benchmark's limit).
     batch_size = 12_500
     validate_with = "model"
+    _fact_parts = None  # per field of the 登记 facts: value → its JSON text (registered_facts_json)
     write_behind = True  # each batch written while the next is checked (see writer_for)
     fields = (
         ImportField("number", "资产编号", ("编号", "资产代码", "卡片编号", "资产卡片编号", "财产编号", "资产编码",
@@ -885,36 +887,49 @@ class AssetImporter(Importer):
         """``registered_facts(card)`` as the JSON text ``json.dumps`` would give, put together from the parts for each
         field and value, worked out once per import (registers repeat their names, places, prices and dates): the
         登记 event's ``changes``."""
-        fragments = self._fragments = getattr(self, "_fragments", None) or {n: {} for n, *_ in _REGISTER_SPECS}
-        values = card.__dict__
+        known = self._fact_parts
+        if known is None:
+            known = self._fact_parts = [{} for _ in _REGISTER_SPECS]
+        try:
+            values = _REGISTER_VALUES(card.__dict__)
+        except KeyError:  # a field not loaded (deferred): read the usual way
+            values = [getattr(card, attname) for _, attname, _, _ in _REGISTER_SPECS]
         parts = []
-        for name, attname, kind, quantum in _REGISTER_SPECS:
-            value = values[attname] if attname in values else getattr(card, attname)
-            if value is None or value == "" and value.__class__ is str:
+        for parts_of, value, spec in zip(known, values, _REGISTER_SPECS, strict=True):
+            if value is None:
                 continue
-            known = fragments[name]
-            cls = value.__class__
-            part = known.get(value) if cls in _MEMO_CLASSES or kind == "relation" else None
+            part = parts_of.get(value)
             if part is None:
-                if kind == "relation":
-                    text = _dumps(history.fact(card, name))
-                elif isinstance(value, str):  # text, or a choice (a str enum)
-                    text = _quote(value)
-                elif kind == "decimal" and cls is Decimal:
-                    text = '"' + str(value.quantize(quantum)) + '"'
-                elif kind == "date" and cls is datetime.date:
-                    text = '"' + value.isoformat() + '"'
-                elif cls is bool:
-                    text = "true" if value else "false"
-                elif cls is int:
-                    text = str(value)
-                else:
-                    text = _dumps(history.fact(card, name))
-                part = f'"{name}": [null, {text}]'
-                if len(known) < 20_000 and (cls in _MEMO_CLASSES or kind == "relation"):
-                    known[value] = part
-            parts.append(part)
+                part = self._fact_part(card, spec, value, parts_of)
+            if part:  # "": an empty text, left out as history.fact leaves it out
+                parts.append(part)
         return RawJSON("{" + ", ".join(parts) + "}")
+
+    @staticmethod
+    def _fact_part(card: Asset, spec: tuple, value, parts_of: dict) -> str:
+        """The JSON text of one field's entry, remembered in ``parts_of`` by value for the value types that give the
+        same text for equal values (one type per field) and for a related row (by its id)."""
+        name, _, kind, quantum = spec
+        cls = value.__class__
+        if value == "" and isinstance(value, str):
+            part = ""
+        elif kind == "relation":
+            part = f'"{name}": [null, {_dumps(history.fact(card, name))}]'
+        elif isinstance(value, str):  # text, or a choice (a str enum)
+            part = f'"{name}": [null, {_quote(value)}]'
+        elif kind == "decimal" and cls is Decimal:
+            part = f'"{name}": [null, "{value.quantize(quantum)}"]'
+        elif kind == "date" and cls is datetime.date:
+            part = f'"{name}": [null, "{value.isoformat()}"]'
+        elif cls is bool:
+            part = f'"{name}": [null, {"true" if value else "false"}]'
+        elif cls is int:
+            part = f'"{name}": [null, {value}]'
+        else:
+            part = f'"{name}": [null, {_dumps(history.fact(card, name))}]'
+        if len(parts_of) < 20_000 and (cls in _MEMO_CLASSES or kind == "relation"):
+            parts_of[value] = part
+        return part
 
     def record_events(self, events) -> None:
         """Append one AssetEvent per ``(card, code, changes, note)``, as ``services.record_event`` would."""
@@ -940,6 +955,7 @@ def _register_spec(name: str) -> tuple:
 
 
 _REGISTER_SPECS = [_register_spec(name) for name in history.REGISTER_FACTS]  # as history.fact reads them
+_REGISTER_VALUES = operator.itemgetter(*(attname for _, attname, _, _ in _REGISTER_SPECS))
 _MEMO_CLASSES = frozenset((str, int, bool, Decimal, datetime.date))  # one type per field: equal values, equal text
 _dumps = json.dumps
 _quote = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it (ensure_ascii)

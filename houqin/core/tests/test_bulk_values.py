@@ -36,6 +36,23 @@ def test_prices_dates_and_times_are_stored_as_save_stores_them(world):
     assert prepare_date(day) == date_field.get_db_prep_save(day, connection)
 
 
+def test_times_shared_by_rows_or_not_are_stored_as_the_same_instants(world):
+    """A batch's rows share one timestamp object (made once into the driver's form on PostgreSQL); times of another
+    zone, without microseconds, or each of their own come back as the same instants."""
+    asset = card(world)
+    shared = timezone.now()
+    beijing = datetime.timezone(datetime.timedelta(hours=8))
+    times = [shared, shared, datetime.datetime(2024, 9, 1, 8, 30, tzinfo=beijing), shared,
+             timezone.now().replace(microsecond=0),
+             datetime.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.UTC)]
+    insert_rows(AssetEvent, ["org_id", "asset_id", "code", "time", "actor_name", "status_before", "status_after",
+                             "changes", "reference", "note"],
+                [(asset.org_id, asset.pk, "note", when, "测试", "", "", {}, str(i), "批量时间")
+                 for i, when in enumerate(times)])
+    stored = dict(AssetEvent.objects.filter(note="批量时间").values_list("reference", "time"))
+    assert [stored[str(i)] for i in range(len(times))] == times
+
+
 def test_a_value_django_refuses_is_still_refused(world):
     prepare = _preparer(Asset._meta.get_field("unit_price"), connection)
     with pytest.raises(ValidationError):
@@ -64,3 +81,19 @@ def test_json_values_are_stored_as_save_stores_them(world):
     prepared, django_prepared = _preparer(field, connection)({"a": 1}), field.get_db_prep_save({"a": 1}, connection)
     unwrapped = getattr(prepared, "obj", prepared)  # PostgreSQL: psycopg's Jsonb wrapper, as Django makes it
     assert unwrapped == getattr(django_prepared, "obj", django_prepared) and "A" in unwrapped
+
+
+def test_the_search_column_is_what_save_writes(world):
+    """The bulk writers' search column (``bulk.search_index``, with its remembered pieces) is the one ``save()``
+    builds, for text with and without Chinese, padded, empty, and met a second time."""
+    from houqin.core.importing.bulk import search_index
+
+    asset = card(world)
+    for number, name, brand, model, serial in [("ZC-2024-00001", "台式计算机", "联想 Lenovo", " i5/16G ", ""),
+                                               ("ZC-2024-00002", "台式计算机", "Dell", "OptiPlex", "SN 12"),
+                                               ("A1", "  投影仪  ", "", "", "  ")]:
+        asset.number, asset.name, asset.brand, asset.model, asset.serial_no = number, name, brand, model, serial
+        for _ in range(2):
+            built = search_index(asset)
+            asset.refresh_search_index()
+            assert built == asset.search_index
