@@ -502,6 +502,25 @@ def test_an_import_puts_the_garbage_collector_back_as_it_was(tmp_path, school, a
     assert gc.get_threshold() == before
 
 
+def test_a_value_met_again_is_read_and_refused_again_on_each_row(tmp_path, school, admin):
+    """Each distinct cell of a column is parsed once: a refused value is still reported on every row that has it,
+    and equal values of other types (1, 1.0, True; the text "3" and the number 3) are read as their own types."""
+    rows = [["南园", "明德楼", "不是楼层", "101", "甲", "教室", 60, 40, ""],
+            ["南园", "明德楼", 3, "102", "乙", "教室", "六十", 40, ""],
+            ["南园", "明德楼", "不是楼层", "103", "丙", "教室", "六十", 40, ""],
+            ["南园", "明德楼", "3", "104", "丁", "教室", 1, 40, ""],
+            ["南园", "明德楼", 3.0, "105", "戊", "教室", 1.0, 40, ""],
+            ["南园", "明德楼", True, "106", "己", "教室", True, 40, ""]]
+    data = data_for(tmp_path, xlsx_bytes([HEADER, *rows]))
+    importer = LocationImporter(admin, school)
+    result = importer.run(data)
+    refused = sorted((e.row, e.column[0]) for e in result.errors)
+    assert refused == [(2, "C"), (3, "G"), (4, "C"), (4, "G"), (7, "C"), (7, "G")], result.errors
+    parsed = {row.number: row for row in (importer.parse(n, cells) for n, cells in data.rows) if row is not None}
+    assert parsed[5].values["floor"] == parsed[6].values["floor"] == 3
+    assert parsed[5].values["area_m2"] == parsed[6].values["area_m2"] == 1
+
+
 def test_validation_queries_do_not_grow_with_rows(tmp_path, school, admin, django_assert_max_num_queries):
     rows = [["南园", "明德楼", (i % 5) + 1, f"{i:04d}", f"房间{i}", "教室", 60, 40, ""] for i in range(300)]
     data = data_for(tmp_path, xlsx_bytes([HEADER, *rows]))
