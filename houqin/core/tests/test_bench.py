@@ -16,7 +16,7 @@ from houqin.assets.models import Asset
 from houqin.bench import county as county_data
 from houqin.bench import importing, report
 from houqin.bench.load import percentile, run_wrk
-from houqin.bench.metrics import deep_cursor, metric
+from houqin.bench.metrics import deep_cursor, metric, within_one_minute
 from houqin.bench.server import read_access_log
 from houqin.core.models import Department, Room
 from houqin.core.pagination import paginate
@@ -118,6 +118,23 @@ def test_report_table_and_json(tmp_path):
     assert payload["ok"] is False and len(payload["metrics"]) == 2
     assert {"id", "value", "unit", "baseline", "ratio", "target"} <= set(payload["metrics"][0])
     assert payload["machine"]["cores"] >= 1
+
+
+@pytest.mark.parametrize("into, seconds, waited", [
+    (20.0, 5, 0.0),  # 20 s into a minute: a 5 s run ends in it
+    (54.0, 5, 6.1),  # 54 s in: it would cross the minute, so it waits for the next one
+    (30.0, 20, 0.0), (45.0, 20, 15.1),
+    (50.0, 60, 0.0),  # too long for any minute: at once
+])
+def test_a_load_run_does_not_cross_a_minute(into, seconds, waited):
+    """Kept pages are keyed by the minute: a run crossing one would build every page twice."""
+    now = 60 * 28_000_000 + into
+    slept = []
+    assert within_one_minute(seconds, clock=lambda: now, sleep=slept.append) == pytest.approx(waited)
+    assert slept == ([pytest.approx(waited)] if waited else [])
+    start = now + waited
+    if seconds < 60:
+        assert start // 60 == (start + seconds + 1.5) // 60
 
 
 def test_metric_rounds_and_names_its_database():
