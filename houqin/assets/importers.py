@@ -199,6 +199,7 @@ class AssetImporter(Importer):
     validate_with = "model"
     _fact_parts = None  # per field of the 登记 facts: value → its JSON text (registered_facts_json)
     write_behind = True  # each batch written while the next is checked (see writer_for)
+    pause_collector = True  # no form per row, no cyclic garbage (test_import_scale)
     fields = (
         ImportField("number", "资产编号", ("编号", "资产代码", "卡片编号", "资产卡片编号", "财产编号", "资产编码",
                                          "卡片号", "资产卡片号"),

@@ -499,7 +499,32 @@ def test_an_import_puts_the_garbage_collector_back_as_it_was(tmp_path, school, a
     assert gc.get_threshold() == before
     bad = data_for(tmp_path, xlsx_bytes([HEADER, ["南园", "明德楼", "不是楼层", "101", "", "教室", 60, 40, ""]]))
     assert not commit(LocationImporter, bad, admin, school).committed
-    assert gc.get_threshold() == before
+    assert gc.get_threshold() == before and gc.isenabled()
+
+
+def test_imports_running_at_once_put_the_collector_back_as_it_was():
+    """Imports in threads of one process overlap: the collector stays paused while any run pauses it, and the last
+    run to end, not the first, puts the settings back."""
+    import gc
+
+    from houqin.core.importing.base import _collector
+
+    before = gc.get_threshold()
+    first, second = _collector(pause=True), _collector(pause=False)
+    first.__enter__()
+    assert not gc.isenabled() and gc.get_threshold()[0] >= 50_000
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.isenabled() and gc.get_threshold()[0] >= 50_000  # the second run still raises the thresholds
+    second.__exit__(None, None, None)
+    assert gc.isenabled() and gc.get_threshold() == before
+    gc.disable()  # a process that turned the collector off keeps it off
+    try:
+        with _collector(pause=True):
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_value_met_again_is_read_and_refused_again_on_each_row(tmp_path, school, admin):
