@@ -887,24 +887,39 @@ class AssetImporter(Importer):
     def registered_facts_json(self, card: Asset) -> RawJSON:
         """``registered_facts(card)`` as the JSON text ``json.dumps`` would give, put together from the parts for each
         field and value, worked out once per import (registers repeat their names, places, prices and dates): the
-        登记 event's ``changes``."""
+        登记 event's ``changes``. The fields are taken in runs that repeat together (what the item is; its price;
+        its date; where it is and whose), each run's text remembered by its values."""
         known = self._fact_parts
         if known is None:
-            known = self._fact_parts = [{} for _ in _REGISTER_SPECS]
-        try:
-            values = _REGISTER_VALUES(card.__dict__)
-        except KeyError:  # a field not loaded (deferred): read the usual way
-            values = [getattr(card, attname) for _, attname, _, _ in _REGISTER_SPECS]
-        parts = []
-        for parts_of, value, spec in zip(known, values, _REGISTER_SPECS, strict=True):
-            if value is None:
-                continue
-            part = parts_of.get(value)
-            if part is None:
-                part = self._fact_part(card, spec, value, parts_of)
-            if part:  # "": an empty text, left out as history.fact leaves it out
-                parts.append(part)
-        return RawJSON("{" + ", ".join(parts) + "}")
+            known = self._fact_parts = ([{} for _ in _REGISTER_SPECS], [{} for _ in _FACT_RUNS])
+        parts_by_field, texts_by_run = known
+        values = card.__dict__
+        texts = []
+        for (start, end, values_of), run_texts in zip(_FACT_RUNS, texts_by_run, strict=True):
+            try:
+                key = values_of(values)
+            except KeyError:  # a field not loaded (deferred): read the usual way
+                key = tuple(getattr(card, attname) for _, attname, _, _ in _REGISTER_SPECS[start:end])
+            text = run_texts.get(key)
+            if text is None:
+                parts = []
+                for index in range(start, end):
+                    spec = _REGISTER_SPECS[index]
+                    value = getattr(card, spec[1]) if spec[1] not in values else values[spec[1]]
+                    if value is None:
+                        continue
+                    parts_of = parts_by_field[index]
+                    part = parts_of.get(value)
+                    if part is None:
+                        part = self._fact_part(card, spec, value, parts_of)
+                    if part:  # "": an empty text, left out as history.fact leaves it out
+                        parts.append(part)
+                text = ", ".join(parts)
+                if len(run_texts) < 50_000:
+                    run_texts[key] = text
+            if text:
+                texts.append(text)
+        return RawJSON("{" + ", ".join(texts) + "}")
 
     @staticmethod
     def _fact_part(card: Asset, spec: tuple, value, parts_of: dict) -> str:
@@ -956,7 +971,10 @@ def _register_spec(name: str) -> tuple:
 
 
 _REGISTER_SPECS = [_register_spec(name) for name in history.REGISTER_FACTS]  # as history.fact reads them
-_REGISTER_VALUES = operator.itemgetter(*(attname for _, attname, _, _ in _REGISTER_SPECS))
+# Runs of the 登记 facts that repeat together in a register: the item (分类, 名称, 数量, 单位), its price, its date,
+# and the rest (取得方式, 存放地点, 使用部门, 保管人, 状态 …): (first index, end, a function giving their values).
+_FACT_RUNS = [(start, end, operator.itemgetter(*(attname for _, attname, _, _ in _REGISTER_SPECS[start:end])))
+              for start, end in ((0, 4), (4, 6), (6, 7), (7, len(_REGISTER_SPECS)))]
 _MEMO_CLASSES = frozenset((str, int, bool, Decimal, datetime.date))  # one type per field: equal values, equal text
 _dumps = json.dumps
 _quote = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it (ensure_ascii)

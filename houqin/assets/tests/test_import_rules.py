@@ -112,7 +112,11 @@ def test_the_register_event_json_is_the_history_facts(world):
     cards = [new_card(world, custodian=world.a.staff, note="备注"),
              new_card(world, category=national("6010000.01"), name="课桌椅 \"升降\"", quantity=40, unit="套",
                       unit_price=Decimal("268.5"), is_batch=True, room=None, department=None),
-             new_card(world, name="Ünïcode ☃", useful_life_years=9, status="idle")]
+             new_card(world, name="Ünïcode ☃", useful_life_years=9, status="idle"),
+             # The same item again, each time with one value of a run changed: its own facts, not the first's.
+             new_card(world, custodian=None, note="备注"), new_card(world, custodian=world.a.staff, unit="套"),
+             new_card(world, custodian=world.a.staff, unit_price=Decimal("4980.01")),
+             new_card(world, custodian=world.a.staff, room=None), new_card(world, custodian=world.a.staff, quantity=2)]
     for card in cards:
         Asset.clean(card)
         text = importer.registered_facts_json(card)

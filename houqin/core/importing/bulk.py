@@ -264,10 +264,15 @@ def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: in
     table, names = quote(meta.db_table), [quote(f.column) for f in fields]
     references = _references(fields, connection)
     with connection.cursor() as cursor:
-        if batch_size is None:
+        if batch_size is None and connection.vendor == "postgresql":
             # Built before the call: psycopg holds the connection while it reads the rows, so a row whose making
-            # runs a query (a related object loaded lazily) would wait for itself forever.
-            _write_rows(cursor, table, names, _materialised(prepared(rows), connection), references)
+            # runs a query (a related object loaded lazily) would wait for itself forever. Held in full anyway,
+            # they are prepared a column at a time.
+            rows = _prepared_columns(list(rows), preps)
+            count = len(rows)
+            _write_rows(cursor, table, names, rows, references)
+        elif batch_size is None:
+            _write_rows(cursor, table, names, prepared(rows), references)
         else:
             rows = list(rows)
             for chunk in _chunks(rows, batch_size):
@@ -382,12 +387,6 @@ def _write_rows(cursor, table: str, names: list[str], rows, references=()) -> No
         execute_logged(cursor, sql, list(itertools.chain.from_iterable(chunk)), insert)
 
 
-def _materialised(rows, connection):
-    """``rows`` as a list where the driver holds the connection while it reads them (psycopg), else as they are
-    (sqlite3 reads a generator lazily, which keeps memory flat)."""
-    return list(rows) if connection.vendor == "postgresql" else rows
-
-
 class KeysNotFound(Exception):
     """Rows inserted by ``insert_instances(…, key_field=…)`` that its ``keys_from`` does not return."""
 
@@ -415,8 +414,13 @@ def _values(objs: list, fields: list, connection) -> list:
                             obj.__dict__[attname] = related.pk
     getter = _getter(attnames)
     preps = [(i, p) for i, p in enumerate(_preparer(f, connection) for f in fields) if p is not None]
-    rows = list(map(getter, objs))
-    if not preps:
+    return _prepared_columns(list(map(getter, objs)), preps)
+
+
+def _prepared_columns(rows: list, preps: list) -> list:
+    """``rows`` with the columns of ``preps`` (index, preparer) prepared: each column mapped through its preparer in
+    one pass, instead of a loop over the preparers for every row."""
+    if not preps or not rows:
         return rows
     columns = list(zip(*rows, strict=True))
     for index, prep in preps:
@@ -483,8 +487,15 @@ def prepare_insert(objs: list, *, key_field: str, keys_from=None):
                 # As many rows above the floor as were written, with consecutive keys: the sequence numbered them in
                 # the order they were written, no one else's rows among them (another transaction's would leave a
                 # gap, its own rows being invisible here), and every one is visible. One row read, not 20,000.
+                if model._meta.parents:
+                    for key, obj in enumerate(objs, start=found["low"]):
+                        _inserted(obj, key, using)
+                    return objs
+                attname = pk.attname  # no parent rows to key as well: what ``_inserted`` does, without the property
                 for key, obj in enumerate(objs, start=found["low"]):
-                    _inserted(obj, key, using)
+                    obj.__dict__[attname] = key
+                    state = obj._state
+                    state.adding, state.db = False, using
                 return objs
             lookups = [above_floor]
         else:
