@@ -811,7 +811,7 @@ class AssetImporter(Importer):
                 self.abort(NOT_VISIBLE)
             self.highest_pk = max(card.pk for card in new)  # the next batch's new cards come above it
             self.record_events(zip(new, itertools.repeat(AssetEventCode.REGISTER), prepared["facts"],
-                                   itertools.repeat("导入登记"), strict=False))
+                                   itertools.repeat("导入登记"), strict=False), new_cards=True)
         if updated:
             bulk_update_logged([p.instance for p in updated])
             self.record_events((p.instance, AssetEventCode.ADJUST, p.place_changes, "导入更新")
@@ -947,8 +947,9 @@ class AssetImporter(Importer):
             parts_of[value] = part
         return part
 
-    def record_events(self, events) -> None:
-        """Append one AssetEvent per ``(card, code, changes, note)``, as ``services.record_event`` would."""
+    def record_events(self, events, new_cards: bool = False) -> None:
+        """Append one AssetEvent per ``(card, code, changes, note)``, as ``services.record_event`` would. ``new_cards``:
+        the cards are the ones this import has just inserted and read back (their references need no check)."""
         actor = self.user if getattr(self.user, "is_authenticated", False) else None
         actor_id, actor_name = getattr(actor, "pk", None), (actor.get_full_name() if actor else "系统")[:80]
         now = timezone.now()
@@ -956,7 +957,8 @@ class AssetImporter(Importer):
                                  "status_after", "changes", "reference", "note"],
                     ((card.org_id, card.pk, code, now, actor_id, actor_name,
                       "" if code == AssetEventCode.REGISTER else card.status, card.status, changes, "", note[:200])
-                     for card, code, changes, note in events))
+                     for card, code, changes, note in events),
+                    inserted_here=("asset_id",) if new_cards else ())
 
 
 def _register_spec(name: str) -> tuple:

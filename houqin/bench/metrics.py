@@ -78,7 +78,7 @@ def within_one_minute(seconds: float, *, clock=time.time, sleep=time.sleep) -> f
     Kept pages are keyed by the current minute (houqin.core.pagecache: pages print the time to the minute), so at
     each new minute every page is built once more. Real use spreads that over the minute; a run of a few seconds
     that happens to cross the minute would count it as if every page were rebuilt every few seconds (the quick run
-    of 2026-11-23 02:45: the card page built 816 times instead of about 410, 0.25 × instead of 0.35 ×). A run too
+    of 2026-11-23 02:18: the card page built 816 times instead of about 410, 0.25 × instead of 0.35 ×). A run too
     long to fit in a minute starts at once."""
     into = clock() % 60
     if seconds + _MINUTE_MARGIN >= 60 or into + seconds + _MINUTE_MARGIN < 60:

@@ -238,10 +238,17 @@ def _chunks(items: list, size: int):
         yield items[start:start + size]
 
 
-def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: int | None = None) -> int:
+def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: int | None = None,
+                inserted_here: Iterable[str] = ()) -> int:
     """INSERT ``rows`` (tuples of Python values for the fields ``columns`` — names or attnames, e.g. "asset_id")
     with as few statements as the database allows (``_write_rows``; the rows are prepared as they are read), or
-    ``batch_size`` rows at a time; returns how many."""
+    ``batch_size`` rows at a time; returns how many.
+
+    ``inserted_here``: columns (of ``columns``) whose every value is the key of a row this transaction inserted and
+    read back (the cards an import has just written, for their events). Such a row exists and no other transaction
+    can see it, let alone delete it, so the bulk check of the references leaves these columns out: finding and
+    locking 12,500 fresh cards took 40–50 ms per batch of events on PostgreSQL. Any other column is checked as
+    usual."""
     using = router.db_for_write(model)
     connection = connections[using]
     meta = model._meta
@@ -262,7 +269,8 @@ def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: in
             yield row
 
     table, names = quote(meta.db_table), [quote(f.column) for f in fields]
-    references = _references(fields, connection)
+    vouched = {index for index, name in enumerate(columns) if name in set(inserted_here)}
+    references = [ref for ref in _references(fields, connection) if ref[0] not in vouched]
     with connection.cursor() as cursor:
         if batch_size is None and connection.vendor == "postgresql":
             # Built before the call: psycopg holds the connection while it reads the rows, so a row whose making

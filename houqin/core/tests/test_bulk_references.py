@@ -43,6 +43,21 @@ def immediate_checks() -> None:
 
 
 @pytest.mark.django_db
+def test_references_to_rows_inserted_here_are_not_looked_up_again(world):
+    """Events of cards the transaction has just inserted: the cards are neither looked up nor locked again (no other
+    transaction can see them); the school and the actor still are, and the per-row checks are off for the copy."""
+    asset = card(world)
+    for vouched in ((), ("asset_id",)):
+        with CaptureQueriesContext(connection) as queries:
+            insert_rows(AssetEvent, COLUMNS, events(asset, world.head_a), inserted_here=vouched)
+        check = next(q["sql"] for q in queries.captured_queries if TURNED_OFF in q["sql"])
+        assert ('"assets_asset"' in check) is not bool(vouched)
+        assert '"core_organization"' in check and '"core_user"' in check
+    assert AssetEvent.objects.filter(asset=asset, note__startswith="批量").count() == 2 * BULK_REFERENCE_ROWS
+    assert replication_role() == "origin"
+
+
+@pytest.mark.django_db
 def test_rows_whose_references_exist_are_written_and_the_checks_are_on_again(world):
     asset = card(world)
     with CaptureQueriesContext(connection) as queries:
