@@ -898,20 +898,19 @@ class AssetImporter(Importer):
         for (start, end, values_of), run_texts in zip(_FACT_RUNS, texts_by_run, strict=True):
             try:
                 key = values_of(values)
-            except KeyError:  # a field not loaded (deferred): read the usual way
+            except KeyError:  # a field not loaded (deferred): read the usual way, in the getter's shape
                 key = tuple(getattr(card, attname) for _, attname, _, _ in _REGISTER_SPECS[start:end])
+                key = key if end - start > 1 else key[0]
             text = run_texts.get(key)
             if text is None:
                 parts = []
-                for index in range(start, end):
-                    spec = _REGISTER_SPECS[index]
-                    value = getattr(card, spec[1]) if spec[1] not in values else values[spec[1]]
+                for index, value in zip(range(start, end), key if end - start > 1 else (key,), strict=True):
                     if value is None:
                         continue
                     parts_of = parts_by_field[index]
                     part = parts_of.get(value)
                     if part is None:
-                        part = self._fact_part(card, spec, value, parts_of)
+                        part = self._fact_part(card, _REGISTER_SPECS[index], value, parts_of)
                     if part:  # "": an empty text, left out as history.fact leaves it out
                         parts.append(part)
                 text = ", ".join(parts)

@@ -124,6 +124,17 @@ def test_the_register_event_json_is_the_history_facts(world):
         assert json.loads(text) == history.diff({}, history.snapshot(card))
 
 
+def test_the_register_event_json_of_a_card_with_deferred_fields(world):
+    """A card read with some fields deferred (not in its ``__dict__``) gets the same text as a whole one."""
+    card = new_card(world, custodian=world.a.staff)
+    Asset.clean(card)
+    card.number = "ZC-DEFER-1"
+    card.save()
+    importer = importer_for(world)
+    for read in (Asset.objects.defer("acquired_on", "unit").get(pk=card.pk), Asset.objects.get(pk=card.pk)):
+        assert importer.registered_facts_json(read) == json.dumps(importer.registered_facts(read))
+
+
 @pytest.mark.parametrize("name, value, quick", [
     ("name", "台式计算机", True), ("name", "长" * 101, False), ("name", "a\x00b", False), ("name", 12, False),
     ("quantity", 40, True), ("quantity", 0, False), ("quantity", -1, False), ("quantity", "40", False),

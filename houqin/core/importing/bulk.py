@@ -269,7 +269,8 @@ def insert_rows(model, columns: list[str], rows: Iterable[tuple], batch_size: in
             yield row
 
     table, names = quote(meta.db_table), [quote(f.column) for f in fields]
-    vouched = {index for index, name in enumerate(columns) if name in set(inserted_here)}
+    inserted_here = set(inserted_here)
+    vouched = {index for index, name in enumerate(columns) if name in inserted_here}
     references = [ref for ref in _references(fields, connection) if ref[0] not in vouched]
     with connection.cursor() as cursor:
         if batch_size is None and connection.vendor == "postgresql":
@@ -456,10 +457,15 @@ def _stamped(objs: list) -> tuple:
 
 
 def _inserted(obj, key, using: str) -> None:
-    """``obj`` is now the row with primary key ``key`` in database ``using``, as after ``save()``."""
-    obj.pk = key
-    obj._state.adding = False
-    obj._state.db = using
+    """``obj`` is now the row with primary key ``key`` in database ``using``, as after ``save()``. The key goes
+    straight into the instance unless the model has parent rows to key as well (the ``pk`` property does that)."""
+    meta = obj._meta
+    if meta.parents:
+        obj.pk = key
+    else:
+        obj.__dict__[meta.pk.attname] = key
+    state = obj._state
+    state.adding, state.db = False, using
 
 
 def prepare_insert(objs: list, *, key_field: str, keys_from=None):
@@ -495,15 +501,8 @@ def prepare_insert(objs: list, *, key_field: str, keys_from=None):
                 # As many rows above the floor as were written, with consecutive keys: the sequence numbered them in
                 # the order they were written, no one else's rows among them (another transaction's would leave a
                 # gap, its own rows being invisible here), and every one is visible. One row read, not 20,000.
-                if model._meta.parents:
-                    for key, obj in enumerate(objs, start=found["low"]):
-                        _inserted(obj, key, using)
-                    return objs
-                attname = pk.attname  # no parent rows to key as well: what ``_inserted`` does, without the property
                 for key, obj in enumerate(objs, start=found["low"]):
-                    obj.__dict__[attname] = key
-                    state = obj._state
-                    state.adding, state.db = False, using
+                    _inserted(obj, key, using)
                 return objs
             lookups = [above_floor]
         else:
